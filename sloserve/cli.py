@@ -47,7 +47,7 @@ def _solve_opts(args):
 def _add_solve_flags(p: argparse.ArgumentParser) -> None:
     from .methods import load_methods
     methods = load_methods()
-    p.add_argument("--method", default="milp" if "milp" in methods else sorted(methods)[0], choices=sorted(methods),
+    p.add_argument("--method", default="milp", choices=sorted(methods) or None,
                    help="solution method: " + "; ".join(f"{m.name}: {m.help}" for m in methods.values()))
     p.add_argument("--solver", default="highs", help="Pyomo solver name for MILP methods (default highs; e.g. scip, cbc, gurobi)")
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
