@@ -20,7 +20,7 @@ def _read(name: str) -> pd.DataFrame:
 
 
 def gpus() -> pd.DataFrame:
-    """GPU types, indexed by ``gpu``: memory_gb, bf16_tflops, fp8_tflops (dense), hbm_bandwidth_gbps,
+    """GPU types, indexed by ``gpu``: memory_gib (binary GB: DRAM is sized in powers of two), bf16_tflops, fp8_tflops (dense), hbm_bandwidth_gbps,
     interconnect_gbps (GB/s per direction), gpus_per_node, price_per_gpu_hour ($), sources."""
     return _read("gpus.csv").set_index("gpu", drop=False).copy()
 

@@ -35,14 +35,14 @@ def candidate_configs(sc: Scenario) -> pd.DataFrame:
             g.loc[g["gpu"] == gid, "price_per_gpu_hour"] = o.price_per_gpu_hour
     par = pd.DataFrame([(t, p) for t in sc.options.tp_degrees for p in sc.options.pp_degrees], columns=["tp", "pp"])
     df = (m[["model", "total_params_b", "active_params_b", "layers", "hidden_size", "num_kv_heads", "head_dim"]]
-          .merge(g[["gpu", "memory_gb", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
+          .merge(g[["gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
                     "gpus_per_node", "price_per_gpu_hour"]], how="cross")
           .merge(q[["precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor"]], how="cross")
           .merge(par, how="cross"))
     df = df.rename(columns={"kv_bytes": "kv_bytes_per_value"})
     df["total_params"] = df["total_params_b"] * 1e9
     df["active_params"] = df["active_params_b"] * 1e9
-    df["memory_bytes"] = df["memory_gb"] * 1e9
+    df["memory_bytes"] = df["memory_gib"] * 2**30
     df["peak_flops"] = np.where(df["compute"] == "fp8", df["fp8_tflops"], df["bf16_tflops"]) * 1e12
     df["hbm_bandwidth_Bps"] = df["hbm_bandwidth_gbps"] * 1e9
     df["interconnect_Bps"] = df["interconnect_gbps"] * 1e9

@@ -19,7 +19,7 @@ COLUMNS = {
     "model_errors.csv": ["model", "family", "benchmark", "metric", "accuracy", "source"],
     "precisions.csv": ["precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor",
                        "accuracy_recovery", "source"],
-    "gpus.csv": ["gpu", "memory_gb", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
+    "gpus.csv": ["gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
                  "gpus_per_node", "price_per_gpu_hour", "source_specs", "source_price"],
 }
 SOURCE_COLUMNS = {"models.csv": ["source"], "model_errors.csv": ["source"], "precisions.csv": ["source"],
@@ -171,11 +171,11 @@ def test_precisions(precisions):
 def test_gpu_keys_and_sanity(gpus):
     g = gpus.set_index("gpu")
     assert list(g.index) == GPU_KEYS
-    for col in ("memory_gb", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
+    for col in ("memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
                 "gpus_per_node", "price_per_gpu_hour"):
         assert (g[col] > 0).all(), col
     assert (g["fp8_tflops"] >= g["bf16_tflops"]).all()
-    assert (g["memory_gb"] >= 16).all() and (g["memory_gb"] <= 300).all()
+    assert (g["memory_gib"] >= 16).all() and (g["memory_gib"] <= 300).all()
     # newer / bigger parts cost more per hour than the L4
     assert (g["price_per_gpu_hour"] >= g.loc["l4", "price_per_gpu_hour"]).all()
 
