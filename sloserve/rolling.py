@@ -160,3 +160,67 @@ def plot_rolling(df: pd.DataFrame, y: str = "total_cost_per_hour", ax=None):
     ax.set_ylabel(y.replace("_", " "))
     ax.legend()
     return ax
+
+
+# ---- trace -> per-window rates ------------------------------------------------------------------
+
+def rates_per_window(trace: pd.DataFrame, window: str | float = "5min", *, types_per_service: int = 3,
+                     method: str = "kmeans", seed: int = 0) -> pd.DataFrame:
+    """Wide table of arrival rates (rps): one row per window (index: window start, s), one column per
+    query type, typed exactly as :func:`sloserve.calibrate.calibrate` types them (same arguments ->
+    same names), so the columns match a calibrated scenario's query types."""
+    from .calibrate import arrivals_per_window, label_query_types
+    t = trace.copy()
+    t["query_type"] = label_query_types(t, types_per_service, method=method, seed=seed).astype(str)
+    a = arrivals_per_window(t, window, by="query_type")
+    return a.pivot_table(index="start_s", columns="query_type", values="rate_rps", aggfunc="sum").fillna(0.0)
+
+
+def cmd_rolling(args) -> int:
+    from .calibrate import calibrate
+    from .compile import compile_scenario
+    from .scenario import load_scenario, scenario_from_dict
+    from .trace import load_traces, resolve_trace
+    paths = [resolve_trace(t, args.trace_dir, download=not args.no_download) for t in args.traces]
+    trace = load_traces(paths, progress=args.progress)
+    rates = rates_per_window(trace, args.window, types_per_service=args.types_per_service, seed=args.seed)
+    if args.scenario:
+        sc = load_scenario(args.scenario)
+    else:
+        sc = scenario_from_dict(calibrate(trace, window=args.window, statistic="mean",
+                                          types_per_service=args.types_per_service, seed=args.seed,
+                                          name="rolling"), "calibrated from " + ", ".join(p.name for p in paths))
+    ro = RollingOptions(method=args.method, forecast=args.forecast, alpha=args.alpha, season=args.season,
+                        margin=args.margin, time_limit_s=args.time_limit, switching_cost=args.switching_cost,
+                        seed=args.seed)
+    df = rolling_horizon(compile_scenario(sc), rates, ro, warmup=args.warmup, out=args.out, progress=args.progress)
+    with pd.option_context("display.width", 200, "display.float_format", lambda v: f"{v:.4g}"):
+        print(horizon_summary(df).to_string(index=False))
+    if args.out:
+        print(f"\nper-window results in {args.out}")
+    return 0
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rolling", help="rolling-horizon re-planning over a trace vs a static peak plan",
+                       description="Per window: forecast each query type's rate, re-plan, and evaluate against the "
+                                   "traffic that arrived; compare with a static plan provisioned for the peak window. "
+                                   "Finished windows are appended to --out, and a rerun resumes from it.")
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="trace CSV files or known trace keys")
+    p.add_argument("--scenario", default=None, help="scenario whose query types match the trace's (default: calibrate one)")
+    p.add_argument("--window", default="5min", help="window length (default 5min)")
+    p.add_argument("--types-per-service", type=int, default=3)
+    p.add_argument("--method", default="agh", help="re-planning method (default agh)")
+    p.add_argument("--forecast", default="ewma", choices=FORECASTS)
+    p.add_argument("--alpha", type=float, default=0.5, help="EWMA weight of the newest window")
+    p.add_argument("--season", type=int, default=0, help="windows per season for --forecast seasonal")
+    p.add_argument("--margin", type=float, default=1.0, help="provision forecast x margin")
+    p.add_argument("--time-limit", type=float, default=1.0, help="seconds per re-plan")
+    p.add_argument("--switching-cost", type=float, default=0.0, help="$ per GPU added or removed")
+    p.add_argument("--warmup", type=int, default=1, help="windows used only for the first forecast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trace-dir", default=None)
+    p.add_argument("--no-download", action="store_true")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--out", default=None, help="CSV appended window by window (resumable)")
+    p.set_defaults(func=cmd_rolling)
