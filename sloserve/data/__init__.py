@@ -1,0 +1,1 @@
+"""Packaged data: catalog tables, perf calibration, the embedded default scenario."""
