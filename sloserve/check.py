@@ -136,8 +136,9 @@ def check_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray) ->
     add("open_replicas", _leq(y, inst.max_replicas), cn, y, inst.max_replicas.astype(float),
         lambda n: f"more replicas than the configuration allows ({inst.max_replicas[n]})")
 
-    # open_routes: x_ic <= o_c, traffic only to configurations with replicas
-    traffic_on = np.bincount(inst.route_c, weights=(x > TOL), minlength=inst.C) > 0
+    # open_routes: x_ic <= o_c, traffic only to configurations with replicas (a route of a type
+    # with zero arrival rate carries no requests, so its fraction puts nothing on c)
+    traffic_on = np.bincount(inst.route_c, weights=(x > TOL) & (inst.lam[inst.route_i] > 0), minlength=inst.C) > 0
     closed = traffic_on & (y <= 0)
     add("open_routes", closed, cn, traffic_on.astype(float), (y > 0).astype(float),
         lambda n: "traffic routed to a configuration with no replicas")

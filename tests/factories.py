@@ -30,7 +30,7 @@ def make_compiled(query_types: list[dict], configs: list[dict], routes: list[dic
             cf[col] = d
     if "gpus" not in cf:
         cf["gpus"] = cf["tp"] * cf["pp"]
-    rt = pd.DataFrame(routes)
+    rt = pd.DataFrame(routes, columns=None if routes else ["query_type", "config", "capacity_rps"])
     for col, d in (("ttft_s", 0.1), ("tpot_s", 0.01), ("error", 0.0), ("kv_byte_seconds", 0.0)):
         if col not in rt:
             rt[col] = d

@@ -193,3 +193,13 @@ def test_plan_round_trip_and_objective_recomputed(tmp_path):
     res = check(inst, Plan.read(f))
     assert res.ok and res.objective == pytest.approx(4.0)
     assert "plan file says 1.0000" in res.report()
+
+
+def test_open_routes_ignores_types_without_traffic():
+    c = tiny_compiled()
+    c.query_types.loc[c.query_types["query_type"] == "q-easy", "rate_rps"] = 0.0
+    inst = build_instance(c)
+    x = np.zeros(inst.R)
+    x[inst.route_index[("q-easy", S)]] = 1.0  # zero requests/s routed to a configuration without replicas
+    x[inst.route_index[("q-hard", B)]] = 1.0
+    assert names(inst, np.array([0, 1]), x, np.zeros(inst.I)) == set()
