@@ -1,0 +1,154 @@
+"""GH and AGH against the MILP on generated scenarios (issue #4).
+
+    .venv/bin/python benchmarks/heuristics_vs_milp.py --presets S,M,L,XL --seeds 5 --milp-time-limit 300
+
+Writes ``docs/heuristics_vs_milp.csv``, the table between the ``heuristics_vs_milp`` markers of
+``docs/benchmarks.md`` (other sections kept) and ``docs/heuristics_gap_vs_runtime.png``.
+Gaps are relative to the MILP optimum, or to its best bound when it stops at the time limit.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sloserve.compile import compile_scenario
+from sloserve.errors import InfeasibleError
+from sloserve.generate import generate_scenario
+from sloserve.instance import build_instance
+from sloserve.methods import METHODS, SolveOptions, load_methods
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- BEGIN heuristics_vs_milp -->", "<!-- END heuristics_vs_milp -->"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def run_method(name: str, inst, opts: SolveOptions) -> dict:
+    t0 = time.perf_counter()
+    try:
+        p = METHODS[name].fn(inst, opts)
+    except InfeasibleError:
+        return {"objective": np.nan, "bound": np.nan, "status": "infeasible", "time_s": time.perf_counter() - t0}
+    return {"objective": p.objective, "bound": p.bound if p.bound is not None else np.nan, "status": p.status,
+            "time_s": time.perf_counter() - t0, "plan": p}
+
+
+def one(preset: str, seed: int, milp_limit: float) -> dict:
+    inst = build_instance(compile_scenario(generate_scenario(preset, seed)))
+    row = {"preset": preset, "seed": seed, "query_types": inst.I, "configs": inst.C, "routes": inst.R}
+    base = SolveOptions(seed=seed)
+    gh = run_method("gh", inst, base)
+    agh = run_method("agh", inst, base)
+    milp = run_method("milp", inst, replace(base, time_limit_s=milp_limit))
+    warm = (run_method("milp", inst, replace(base, time_limit_s=milp_limit, warm_start=agh["plan"]))
+            if "plan" in agh else {"objective": np.nan, "bound": np.nan, "status": "n/a", "time_s": np.nan})
+    ref = milp["objective"] if milp["status"] == "optimal" else milp["bound"]
+    for k, r in (("gh", gh), ("agh", agh), ("milp", milp), ("milp_warm", warm)):
+        row[f"{k}_cost"] = r["objective"]
+        row[f"{k}_time_s"] = r["time_s"]
+        row[f"{k}_status"] = r["status"]
+    row["milp_bound"] = milp["bound"]
+    row["milp_warm_bound"] = warm["bound"]
+    row["reference"] = ref
+    row["reference_is"] = "optimum" if milp["status"] == "optimal" else "bound"
+    for k in ("gh", "agh"):
+        row[f"{k}_gap"] = (row[f"{k}_cost"] - ref) / ref if np.isfinite(ref) and ref > 0 else np.nan
+        row[f"{k}_speedup"] = milp["time_s"] / row[f"{k}_time_s"]
+    return row
+
+
+def table(df: pd.DataFrame) -> str:
+    g = df.groupby("preset", sort=False)
+    out = pd.DataFrame({
+        "runs": g.size(),
+        "GH feasible": g["gh_status"].apply(lambda s: f"{(s != 'infeasible').sum()}/{len(s)}"),
+        "AGH feasible": g["agh_status"].apply(lambda s: f"{(s != 'infeasible').sum()}/{len(s)}"),
+        "MILP optimal": g["milp_status"].apply(lambda s: f"{(s == 'optimal').sum()}/{len(s)}"),
+        "GH gap mean / max": g["gh_gap"].apply(lambda s: f"{100 * s.mean():.1f}% / {100 * s.max():.1f}%"),
+        "AGH gap mean / max": g["agh_gap"].apply(lambda s: f"{100 * s.mean():.1f}% / {100 * s.max():.1f}%"),
+        "GH time mean / max (s)": g["gh_time_s"].apply(lambda s: f"{s.mean():.3f} / {s.max():.3f}"),
+        "AGH time mean / max (s)": g["agh_time_s"].apply(lambda s: f"{s.mean():.2f} / {s.max():.2f}"),
+        "MILP time mean (s)": g["milp_time_s"].apply(lambda s: f"{s.mean():.1f}"),
+        "MILP+AGH warm time mean (s)": g["milp_warm_time_s"].apply(lambda s: f"{s.mean():.1f}"),
+        "AGH speedup (median)": g["agh_speedup"].apply(lambda s: f"{s.median():.0f}x"),
+    })
+    out = out.reset_index()
+    lines = ["| " + " | ".join(map(str, out.columns)) + " |", "|" + "---|" * len(out.columns)]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in out.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def write_markdown(df: pd.DataFrame, args) -> None:
+    md = ROOT / "docs" / "benchmarks.md"
+    body = (f"{BEGIN}\n## GH / AGH vs the MILP\n\nMachine: {cpu_model()} ({platform.machine()}), one run; "
+            f"command: `.venv/bin/python benchmarks/heuristics_vs_milp.py --presets {args.presets} --seeds {args.seeds} "
+            f"--milp-time-limit {args.milp_time_limit:g}`. Gap = (cost − reference)/reference, reference = MILP "
+            f"optimum (or best bound at the limit). Raw rows: `docs/heuristics_vs_milp.csv`.\n\n{table(df)}\n{END}")
+    text = md.read_text() if md.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: body, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + body + "\n"
+    md.write_text(text)
+
+
+def plot(df: pd.DataFrame, ax=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for k, mk in (("gh", "o"), ("agh", "s")):
+        for preset, d in df.groupby("preset", sort=False):
+            ax.scatter(d[f"{k}_time_s"], 100 * d[f"{k}_gap"].clip(lower=1e-3), marker=mk, label=f"{k.upper()} {preset}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("runtime (s)")
+    ax.set_ylabel("gap to MILP optimum / bound (%)")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--presets", default="S,M,L,XL")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--milp-time-limit", type=float, default=300.0)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "heuristics_vs_milp.csv"))
+    args = ap.parse_args()
+    load_methods()
+    rows = []
+    for preset in args.presets.split(","):
+        for seed in range(args.seeds):
+            r = one(preset, seed, args.milp_time_limit)
+            rows.append(r)
+            print(f"{preset} s{seed}: GH {r['gh_cost']:.2f} ({r['gh_time_s']:.3f}s) AGH {r['agh_cost']:.2f} "
+                  f"({r['agh_time_s']:.2f}s) MILP {r['milp_cost']:.2f} [{r['milp_status']}, bound {r['milp_bound']:.2f}, "
+                  f"{r['milp_time_s']:.1f}s] warm {r['milp_warm_time_s']:.1f}s", flush=True)
+            df = pd.DataFrame(rows)
+            df.to_csv(args.out, index=False, float_format="%.6g")
+    write_markdown(df, args)
+    import matplotlib.pyplot as plt
+    ax = plot(df)
+    ax.figure.tight_layout()
+    ax.figure.savefig(ROOT / "docs" / "heuristics_gap_vs_runtime.png", dpi=120)
+    plt.close(ax.figure)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""GH and AGH on hand-built cases: the tiny optimum, a TP upgrade, a consolidation, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sloserve.check import check_arrays
+from sloserve.instance import build_instance
+from sloserve.methods import METHODS, SolveOptions, load_methods, solve
+from sloserve.heuristics import agh_arrays, gh_arrays, local_search, prepare, State
+from sloserve.heuristics.core import _add
+from sloserve.heuristics.gh import hardest_first
+
+from .factories import make_compiled, tiny_compiled
+
+
+def test_tiny_optimum_found():
+    inst = build_instance(tiny_compiled())
+    y, x, u = gh_arrays(inst)
+    assert not check_arrays(inst, y, x, u)
+    (y, x, u), stats = agh_arrays(inst, seed=0)
+    assert not check_arrays(inst, y, x, u)
+    assert inst.objective(y, u, x) == pytest.approx(4.0)
+
+
+def test_registered_and_checked():
+    methods = load_methods()
+    assert {"gh", "agh", "agh+milp"} <= set(methods)
+    for m in ("gh", "agh"):
+        plan = solve(tiny_compiled(), m)
+        assert plan.objective == pytest.approx(4.0)
+
+
+@pytest.mark.skipif("milp" not in load_methods(), reason="sloserve.milp not available")
+def test_agh_then_milp_warm_start():
+    plan = METHODS["agh+milp"].fn(build_instance(tiny_compiled()), SolveOptions(time_limit_s=30))
+    assert plan.objective == pytest.approx(4.0)
+    assert plan.extra["agh_objective"] == pytest.approx(4.0)
+
+
+def upgrade_case():
+    """A (1 rps) fits m|g at tp1 (half a replica, $1/h); B (1 rps) can use m|g only at tp2 ($2/h, 4 rps)
+    or other models at $10/h. One TP setting per deployment: the cheap plan upgrades m|g to tp2."""
+    T1, T2 = "m|g|bf16|tp1pp1", "m|g|bf16|tp2pp1"
+    cfgs = [{"config": T1, "model": "m", "gpu": "g", "tp": 1, "cost_per_hour": 1.0},
+            {"config": T2, "model": "m", "gpu": "g", "tp": 2, "cost_per_hour": 2.0},
+            {"config": "m2|g|bf16|tp1pp1", "model": "m2", "gpu": "g", "tp": 1, "cost_per_hour": 10.0},
+            {"config": "m3|g|bf16|tp1pp1", "model": "m3", "gpu": "g", "tp": 1, "cost_per_hour": 10.0}]
+    routes = [{"query_type": "A", "config": T1, "capacity_rps": 2.0},
+              {"query_type": "A", "config": T2, "capacity_rps": 4.0},
+              {"query_type": "B", "config": T2, "capacity_rps": 4.0},
+              {"query_type": "B", "config": "m2|g|bf16|tp1pp1", "capacity_rps": 4.0},
+              {"query_type": "B", "config": "m3|g|bf16|tp1pp1", "capacity_rps": 4.0}]
+    qts = [{"query_type": "A", "rate_rps": 1.0}, {"query_type": "B", "rate_rps": 1.0}]
+    return make_compiled(qts, cfgs, routes, utilization_cap=1.0, one_parallelism_per_deployment=True)
+
+
+def test_gh_makes_the_tp_upgrade():
+    inst = build_instance(upgrade_case())
+    assert list(hardest_first(prepare(inst))) == [0, 1]  # A is placed first, at tp1
+    y, x, u = gh_arrays(inst)
+    assert not check_arrays(inst, y, x, u)
+    assert list(y) == [0, 1, 0, 0]  # upgraded to tp2, carrying both types
+    assert inst.objective(y, u, x) == pytest.approx(2.0)
+
+
+def consolidation_case():
+    qts = [{"query_type": "A", "rate_rps": 1.0}, {"query_type": "B", "rate_rps": 1.0}]
+    cfgs = [{"config": "x|g|bf16|tp1pp1", "model": "x", "gpu": "g", "cost_per_hour": 1.0},
+            {"config": "y|g|bf16|tp1pp1", "model": "y", "gpu": "g", "cost_per_hour": 1.0}]
+    routes = [{"query_type": q, "config": c["config"], "capacity_rps": 2.0} for q in ("A", "B") for c in cfgs]
+    return make_compiled(qts, cfgs, routes, utilization_cap=1.0)
+
+
+def test_agh_consolidates_two_half_empty_configurations():
+    inst = build_instance(consolidation_case())
+    P = prepare(inst)
+    st = State(P)
+    _add(P, st, inst.route_index[("A", "x|g|bf16|tp1pp1")], 1.0)
+    _add(P, st, inst.route_index[("B", "y|g|bf16|tp1pp1")], 1.0)
+    st.rem[:] = 0.0
+    assert st.objective(P) == pytest.approx(2.0)
+    best, kept = local_search(P, st, np.arange(inst.I))
+    assert kept >= 1
+    assert best.objective(P) == pytest.approx(1.0)
+    assert (best.y > 0).sum() == 1
+
+
+def test_agh_deterministic_for_a_seed():
+    from .factories import random_compiled
+    inst = build_instance(random_compiled(np.random.default_rng(7), 4, 3, 2))
+    (a, _), (b, _) = agh_arrays(inst, seed=3, time_cap_s=60), agh_arrays(inst, seed=3, time_cap_s=60)
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p, q)
