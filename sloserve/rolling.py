@@ -112,7 +112,7 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
         for t in range(warmup, len(R)):
             if ("static", t) in have:
                 continue
-            emit({"policy": "static", "window": t, "window_start": str(rates.index[t]), "replan_s": st_time if t == warmup else 0.0,
+            emit({"policy": "static", "window": t, "window_start": rates.index[t], "replan_s": st_time if t == warmup else 0.0,
                   "churn_gpus": 0, "switching_cost": 0.0, **_evaluate_window(base, a.y, a.x, a.u, R[t], ro)})
 
     prev_y = None
@@ -131,7 +131,7 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
         ev = _evaluate_window(base, a.y, a.x, a.u, R[t], ro)
         sw = ro.switching_cost * churn
         ev["infra_cost_per_hour"] += sw  # one window of switching, charged in that window's $/h
-        emit({"policy": "rolling", "window": t, "window_start": str(rates.index[t]), "replan_s": dt,
+        emit({"policy": "rolling", "window": t, "window_start": rates.index[t], "replan_s": dt,
               "churn_gpus": churn, "switching_cost": sw, **ev})
     df = pd.DataFrame(rows)
     df["total_cost_per_hour"] = df["infra_cost_per_hour"] + df["penalty_per_hour"]
