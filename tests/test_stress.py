@@ -72,3 +72,17 @@ def test_stress_table_is_tidy_and_monotone_in_uniform_s():
     assert len(t) == 3 + 3 * 3
     u = t[t["mode"] == "uniform"].sort_values("s")["total_cost_per_hour"].to_numpy()
     assert np.all(np.diff(u) >= 0) and u[0] == pytest.approx(4.0)
+
+
+def test_slo_margin_plans_with_headroom_and_judges_on_the_original():
+    from sloserve import compile_scenario, default_scenario, solve
+    from sloserve.stress import with_slo_margin
+    sc = default_scenario()
+    tight = with_slo_margin(sc, 0.8)
+    assert all(t.tpot_slo_s == pytest.approx(0.8 * q.tpot_slo_s) for t, q in zip(tight.query_types, sc.query_types))
+    loose_inst = build_instance(compile_scenario(sc))
+    tight_inst = build_instance(compile_scenario(tight))
+    loose = evaluate(loose_inst, solve(loose_inst, "milp"), Stress(s=1.2))
+    # judged against the real SLOs (tight × 1/0.8), the tight plan's routes absorb a 1.2x slowdown
+    per = evaluate(tight_inst, solve(tight_inst, "milp"), Stress(s=1.2), slo_margin=1 / 0.8)
+    assert np.allclose(per["slo_violating"], 0) and loose["slo_violating"].max() > 0
