@@ -84,7 +84,7 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
     and churn. The first ``warmup`` windows only feed the forecast. With ``out``, rows are
     appended as windows finish and windows already in the file are not recomputed.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bar: tqdm.auto would need ipywidgets inside Jupyter
     types = list(c.query_types["query_type"])
     missing = [t for t in types if t not in rates.columns]
     if missing:

@@ -458,7 +458,7 @@ def load_trace(path: str | Path, service: str | None = None, columns: Mapping[st
     show = _progress_on(progress)
     txt, raw = _open_text(path)
     size = path.stat().st_size
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bar: tqdm.auto needs ipywidgets under Jupyter and warns without it
 
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not show, leave=False)
     try:
