@@ -59,8 +59,11 @@ def relaxed_ymax(inst: Instance) -> np.ndarray:
     return np.maximum(free.ymax, inst.ymax)
 
 
-def _elasticize(m: pyo.ConcreteModel, inst: Instance) -> dict[str, dict]:
-    """Add a slack to every active constraint of the relaxable families; new objective = weighted slacks."""
+FAMILIES = ("budget", "availability", "max_models", "max_replicas", "error", "delay", "demand")
+
+
+def _elasticize(m: pyo.ConcreteModel, inst: Instance, families=FAMILIES) -> dict[str, dict]:
+    """Add a slack to every active constraint of the relaxable ``families``; new objective = weighted slacks."""
     slacks: dict[str, dict] = {}
     terms = []
     m.elastic_slack = pyo.VarList(domain=pyo.NonNegativeReals, doc="elastic slacks, in each limit's unit")
@@ -73,6 +76,8 @@ def _elasticize(m: pyo.ConcreteModel, inst: Instance) -> dict[str, dict]:
         terms.append(WEIGHTS[family] * s / max(scale, 1e-9))
 
     for family, floor in (("budget", 1.0), ("availability", 1.0), ("max_models", 1.0), ("error", 0.01), ("delay", 1.0)):
+        if family not in families:
+            continue
         comp = getattr(m, family)
         for key, con in list(comp.items()):
             if con.active:
@@ -85,12 +90,14 @@ def _elasticize(m: pyo.ConcreteModel, inst: Instance) -> dict[str, dict]:
                 relax(family, key, con.body, up, scale)
                 con.deactivate()
     for c, name in enumerate(inst.configs):  # the tables' per-configuration cap, if tighter than the need
-        if inst.max_replicas[c] < m.ymax[name].value:
+        if "max_replicas" in families and inst.max_replicas[c] < m.ymax[name].value:
             relax("max_replicas", name, m.y[name], float(inst.max_replicas[c]), max(inst.max_replicas[c], 1))
     for i, name in enumerate(inst.query_types):  # unserved beyond the allowance
-        if inst.max_unserved[i] < 1:
+        if "demand" in families and inst.max_unserved[i] < 1:
             m.u[name].setub(1.0)
             relax("demand", name, m.u[name], float(inst.max_unserved[i]), 1.0)
+    if not terms:
+        return {}
     m.cost.deactivate()
     m.elastic_objective = pyo.Objective(expr=sum(terms), sense=pyo.minimize)
     return slacks
@@ -132,12 +139,16 @@ def _lines(inst: Instance, slacks: dict[str, dict], y, x, u) -> list[str]:
     return out
 
 
-def elastic_diagnosis(inst: Instance, solver: str = "highs", time_limit_s: float | None = None) -> list[str]:
-    """Solve the elastic MILP and say which limits to relax, by how much (empty if none helps)."""
+def elastic_diagnosis(inst: Instance, solver: str = "highs", time_limit_s: float | None = None,
+                      families=FAMILIES) -> list[str]:
+    """Solve the elastic MILP (slacks on ``families`` only) and say which limits to relax, by how
+    much; empty when relaxing those families cannot make the problem feasible."""
     from .milp import create_pyomo_instance, solution_arrays, solve_instance
 
     m = create_pyomo_instance(inst, ymax=relaxed_ymax(inst))
-    slacks = _elasticize(m, inst)
+    slacks = _elasticize(m, inst, families)
+    if not slacks:
+        return []
     res = solve_instance(m, solver=solver, time_limit_s=time_limit_s)
     if not res.has_solution:
         return []
@@ -145,10 +156,26 @@ def elastic_diagnosis(inst: Instance, solver: str = "highs", time_limit_s: float
     return _lines(inst, slacks, y, x, u)
 
 
+def alternatives(inst: Instance, solver: str = "highs", time_limit_s: float | None = None) -> list[str]:
+    """Each single kind of limit whose relaxation alone makes the problem feasible, one line each
+    ("budget short by $4.88/h", or "query type X: error limit needs 0.31, not 0.25; ..."): a user
+    can pick the one they control. Falls back to the joint relaxation when no single kind suffices."""
+    out = []
+    for fam in ("budget", "availability", "max_models", "max_replicas", "error", "delay", "demand"):
+        lines = elastic_diagnosis(inst, solver, time_limit_s, families=(fam,))
+        if lines:
+            out.append("; ".join(lines))
+    return out or elastic_diagnosis(inst, solver, time_limit_s)
+
+
 def infeasible_error(inst: Instance, solver: str = "highs", time_limit_s: float | None = None) -> InfeasibleError:
     """The InfeasibleError for an infeasible MILP, with the elastic diagnosis."""
-    lines = unroutable_types(inst) or elastic_diagnosis(inst, solver, time_limit_s)
+    unroutable = unroutable_types(inst)
+    if unroutable:
+        return InfeasibleError("no plan exists: some query types cannot be served at all", unroutable)
+    lines = alternatives(inst, solver, time_limit_s)
     if not lines:
         lines = ["no single limit explains it; one TP/PP per deployment (one_parallelism_per_deployment) "
                  "may be what blocks it — try switching it off"]
-    return InfeasibleError(f"no plan meets every constraint of {inst.compiled.name}; relax:", lines)
+    return InfeasibleError(f"no plan meets every constraint of {inst.compiled.name}; "
+                           f"{'any one of these would make it feasible' if len(lines) > 1 else 'relax'}:", lines)
