@@ -21,7 +21,8 @@ _COMMAND_MODULES = ("sloserve.calibrate", "sloserve.stress", "sloserve.rolling")
 PROBLEM_HELP = "a scenario YAML file or a directory written by `sloserve compile`"
 
 
-def _print_frame(title: str, df: pd.DataFrame, out=sys.stdout) -> None:
+def _print_frame(title: str, df: pd.DataFrame, out=None) -> None:
+    out = out or sys.stdout
     print(f"\n{title}", file=out)
     if df.empty:
         print("  (none)", file=out)
@@ -59,7 +60,8 @@ def _add_solve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="plan.json", help="where to write the plan (default plan.json)")
 
 
-def _report_plan(inst, plan, out=sys.stdout) -> None:
+def _report_plan(inst, plan, out=None) -> None:
+    out = out or sys.stdout
     from .plan import replicas_frame, summary_frame
     gap = plan.extra.get("gap")
     print(f"{plan.method} on {plan.scenario}: status {plan.status}, cost {plan.objective:.2f} $/h"
