@@ -62,6 +62,13 @@ def one(preset: str, seed: int, milp_limit: float) -> dict:
         row[f"{k}_cost"] = r["objective"]
         row[f"{k}_time_s"] = r["time_s"]
         row[f"{k}_status"] = r["status"]
+    if "plan" in gh:
+        row["gh_fallback"] = (gh["plan"].extra.get("gh") or {}).get("fallback")
+    if "plan" in agh:
+        st = agh["plan"].extra.get("agh", {})
+        row["agh_lp_bound"] = st.get("lp_bound")
+        row["agh_best_start"] = st.get("best_start")
+        row["agh_stopped_by"] = st.get("stopped_by")
     row["milp_bound"] = milp["bound"]
     row["milp_warm_bound"] = warm["bound"]
     row["reference"] = ref
@@ -85,6 +92,8 @@ def table(df: pd.DataFrame) -> str:
         "AGH time mean / max (s)": g["agh_time_s"].apply(lambda s: f"{s.mean():.2f} / {s.max():.2f}"),
         "MILP time mean (s)": g["milp_time_s"].apply(lambda s: f"{s.mean():.1f}"),
         "MILP+AGH warm time mean (s)": g["milp_warm_time_s"].apply(lambda s: f"{s.mean():.1f}"),
+        "warm faster": g.apply(lambda d: f"{(d['milp_warm_time_s'] < d['milp_time_s']).sum()}/{len(d)}"),
+        "GH speedup (median)": g["gh_speedup"].apply(lambda s: f"{s.median():.0f}x"),
         "AGH speedup (median)": g["agh_speedup"].apply(lambda s: f"{s.median():.0f}x"),
     })
     out = out.reset_index()
@@ -97,7 +106,8 @@ def write_markdown(df: pd.DataFrame, args) -> None:
     md = ROOT / "docs" / "benchmarks.md"
     body = (f"{BEGIN}\n## GH / AGH vs the MILP\n\nMachine: {cpu_model()} ({platform.machine()}), one run; "
             f"command: `.venv/bin/python benchmarks/heuristics_vs_milp.py --presets {args.presets} --seeds {args.seeds} "
-            f"--milp-time-limit {args.milp_time_limit:g}`. Gap = (cost − reference)/reference, reference = MILP "
+            f"--milp-time-limit {args.milp_time_limit:g}"
+            f"{'' if args.xl_seeds is None else f' --xl-seeds {args.xl_seeds}'}`. Gap = (cost − reference)/reference, reference = MILP "
             f"optimum (or best bound at the limit). Raw rows: `docs/heuristics_vs_milp.csv`.\n\n{table(df)}\n{END}")
     text = md.read_text() if md.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
@@ -129,12 +139,13 @@ def main() -> None:
     ap.add_argument("--presets", default="S,M,L,XL")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--milp-time-limit", type=float, default=300.0)
+    ap.add_argument("--xl-seeds", type=int, default=None, help="seeds for XL (default: --seeds)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "heuristics_vs_milp.csv"))
     args = ap.parse_args()
     load_methods()
     rows = []
     for preset in args.presets.split(","):
-        for seed in range(args.seeds):
+        for seed in range(args.xl_seeds if preset == "XL" and args.xl_seeds is not None else args.seeds):
             r = one(preset, seed, args.milp_time_limit)
             rows.append(r)
             print(f"{preset} s{seed}: GH {r['gh_cost']:.2f} ({r['gh_time_s']:.3f}s) AGH {r['agh_cost']:.2f} "

@@ -92,3 +92,59 @@ def test_agh_deterministic_for_a_seed():
     (a, _), (b, _) = agh_arrays(inst, seed=3, time_cap_s=60), agh_arrays(inst, seed=3, time_cap_s=60)
     for p, q in zip(a, b):
         np.testing.assert_array_equal(p, q)
+
+
+def two_row_mix_case(max_error: float = 0.12):
+    """One type whose error and mean-delay limits are met only by a mix: route a is exact but slow,
+    route b fast but inaccurate; x_a ∈ [0.4, 0.6] meets both rows (max_error 0.12, e2e SLO 12 s)."""
+    A, B = "a|g|bf16|tp1pp1", "b|g|bf16|tp1pp1"
+    return make_compiled(
+        [{"query_type": "q", "rate_rps": 1.0, "max_error": max_error, "e2e_slo_s": 12.0}],
+        [{"config": A, "model": "a", "gpu": "g", "cost_per_hour": 2.0},
+         {"config": B, "model": "b", "gpu": "g", "cost_per_hour": 1.0}],
+        [{"query_type": "q", "config": A, "capacity_rps": 2.0, "error": 0.0, "e2e_s": 20.0},
+         {"query_type": "q", "config": B, "capacity_rps": 2.0, "error": 0.2, "e2e_s": 0.5}],
+        utilization_cap=1.0, slo_mode="mean")
+
+
+def test_gh_falls_back_to_lp_rounding_when_the_greedy_is_stuck():
+    from sloserve.errors import InfeasibleError
+    from sloserve.heuristics import greedy
+    inst = build_instance(two_row_mix_case())
+    P = prepare(inst)
+    with pytest.raises(InfeasibleError):
+        greedy(P)  # neither route meets both rows alone: the one-pass greedy gets stuck
+    info = {}
+    y, x, u = gh_arrays(inst, info=info)
+    assert not check_arrays(inst, y, x, u)
+    assert info["fallback"] in ("dive", "restricted_mip")
+    assert inst.objective(y, u, x) == pytest.approx(3.0)
+    plan = solve(two_row_mix_case(), "gh")
+    assert plan.extra["gh"]["fallback"] == info["fallback"]
+
+
+def test_infeasible_when_the_lp_relaxation_is():
+    from sloserve.errors import InfeasibleError
+    from sloserve.heuristics.lp import lower_bound
+    inst = build_instance(two_row_mix_case(max_error=0.05))  # x_a ≥ 0.75 for error, ≤ 0.6 for delay
+    assert not lower_bound(prepare(inst)).ok
+    for fn in (gh_arrays, lambda i: agh_arrays(i, seed=0)):
+        with pytest.raises(InfeasibleError) as e:
+            fn(inst)
+        assert any("LP relaxation" in d for d in e.value.diagnosis)
+
+
+def test_lp_relaxation_is_a_lower_bound_and_column_generation_is_exact():
+    from sloserve.heuristics.lp import RelaxedLP
+    from .factories import random_compiled
+    for seed in range(5):
+        inst = build_instance(random_compiled(np.random.default_rng(seed), 4, 3, 2))
+        P = prepare(inst)
+        cg = RelaxedLP(P).solve()
+        full = RelaxedLP(P, column_generation=False).solve()
+        assert cg.ok == full.ok
+        if not full.ok:
+            continue
+        assert cg.objective == pytest.approx(full.objective, rel=1e-7, abs=1e-9)
+        (y, x, u), stats = agh_arrays(inst, seed=0, time_cap_s=60)
+        assert stats["lp_bound"] <= inst.objective(y, u, x) + 1e-7

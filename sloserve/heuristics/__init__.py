@@ -2,14 +2,16 @@
 
 Registered methods:
 
-- ``"gh"``       one greedy pass (:mod:`.gh`), milliseconds;
-- ``"agh"``      GH + seeded multi-start + local search (:mod:`.agh`), capped at
-                 ``SolveOptions.time_limit_s`` (default 1 s);
+- ``"gh"``       one greedy pass (:mod:`.gh`), milliseconds; falls back to LP rounding
+                 (:mod:`.lp`, :mod:`.lpround`) when the greedy gets stuck;
+- ``"agh"``      GH ∪ LP-rounding dive ∪ restricted MILP (:mod:`.submip`) ∪ seeded multi-start +
+                 local search (:mod:`.agh`), capped at ``SolveOptions.time_limit_s`` (default 1 s);
 - ``"agh+milp"`` AGH, then the MILP warm-started from the AGH plan.
 
-``SolveOptions.extra`` knobs for AGH: ``starts`` (default 8), ``noise`` (0.15), ``max_passes`` (4).
+``SolveOptions.extra`` knobs for AGH: ``starts`` (default 3), ``noise`` (0.15), ``max_passes`` (4).
 Both heuristics return a plan that :func:`sloserve.check.check_arrays` accepts, or raise
-:class:`~sloserve.errors.InfeasibleError` with where they got stuck.
+:class:`~sloserve.errors.InfeasibleError` — only when the LP relaxation (hence the MILP) is
+infeasible, or, never observed, when every rounding failed (the message says which).
 """
 from __future__ import annotations
 
@@ -23,14 +25,22 @@ from ..errors import InfeasibleError, InputError
 from ..instance import Instance
 from ..methods import METHODS, PlanCheckFailed, SolveOptions, load_methods, register_method
 from ..plan import Plan, plan_from_arrays
+from ..diagnose import unroutable_types
 from .agh import adaptive, local_search
 from .core import Knobs, Prepared, State, finish, insert_type, prepare
 from .gh import construct, greedy, hardest_first
+from .lp import RelaxedLP, lower_bound
+from .lpround import dive, state_from_arrays, trim
+from .submip import candidate_configs, restricted_mip
 
 __all__ = ["gh", "agh", "agh_arrays", "gh_arrays", "prepare", "Prepared", "State", "Knobs", "insert_type",
            "construct", "greedy", "hardest_first", "adaptive", "local_search", "AGH_DEFAULT_TIME_S"]
 
 AGH_DEFAULT_TIME_S = 1.0
+#: restricted-MILP size: at most this many candidate configurations (all of them on small instances)
+AGH_MIP_CONFIGS = 120
+#: GH's fallback restricted MILP (only when the greedy and the dive both got stuck)
+FALLBACK_MIP_CONFIGS = 400
 
 
 def _verified(inst: Instance, st: State, P: Prepared, who: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,45 +51,170 @@ def _verified(inst: Instance, st: State, P: Prepared, who: str) -> tuple[np.ndar
     return y, x, u
 
 
-def gh_arrays(inst: Instance, P: Prepared | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """GH as arrays (y: C replicas, x: R fractions, u: I fractions); raises ``InfeasibleError``."""
+def _clean_state(P: Prepared, x: np.ndarray, u: np.ndarray) -> State | None:
+    """A complete State from LP/MIP arrays, or None when it is incomplete or the checker rejects it."""
+    st = state_from_arrays(P, x, u)
+    if (st.rem > 1e-7).any():
+        return None
+    y, xx, uu = finish(P, st)
+    return None if check_arrays(P.inst, y, xx, uu) else st
+
+
+def _lp_infeasible(P: Prepared, diagnosis: list[str], who: str) -> InfeasibleError:
+    lines = list(diagnosis) + unroutable_types(P.inst)
+    lines.append("the LP relaxation (the MILP with integrality dropped) is infeasible, so no plan exists: relax "
+                 "error limits, SLOs, budget, GPU availability or max_models, or allow unserved traffic")
+    return InfeasibleError(f"{who}: the problem has no feasible plan", diagnosis=lines)
+
+
+def _lp_round(P: Prepared, root_lp: RelaxedLP | None = None, root=None, *, deadline: float = np.inf,
+              max_configs: int = FALLBACK_MIP_CONFIGS, mip_nodes: int = 500,
+              diagnosis: list[str] | None = None, who: str = "GH") -> tuple[State, dict]:
+    """LP-rounding construction: dive + trim, else a restricted MILP; raises InfeasibleError only when
+    the LP relaxation (hence the MILP) is infeasible, or when both roundings fail (then says so)."""
+    info: dict = {}
+    if root is None:
+        root_lp = RelaxedLP(P)
+        root = root_lp.solve()
+    if not root.ok:
+        exact = lower_bound(P)
+        if not exact.ok:
+            raise _lp_infeasible(P, diagnosis or [], who)
+        root_lp, root = None, exact
+    info["lp_bound"] = root.objective
+    res, lp, dstats = dive(P, first=root if root_lp is not None else None, lp=root_lp, deadline=deadline)
+    if res is not None:
+        res, _ = trim(P, lp, res, deadline=deadline)
+        st = _clean_state(P, res.x, res.u)
+        if st is not None:
+            info["rounding"] = "dive"
+            return st, info
+    cand = candidate_configs(P, [np.flatnonzero(root.y > 1e-9)], root.route_rc, max_configs)
+    sol, mstats = restricted_mip(P, cand, time_limit=max(deadline - time.perf_counter(), 1.0)
+                                 if np.isfinite(deadline) else 60.0, max_nodes=mip_nodes)
+    if sol is not None:
+        st = _clean_state(P, sol[1], sol[2])
+        if st is not None:
+            info["rounding"] = "restricted_mip"
+            return st, info
+    raise InfeasibleError(f"{who} found no plan although the LP relaxation is feasible",
+                          diagnosis=(diagnosis or []) + [f"LP bound {root.objective:.4g} $/h; the rounding dive and a "
+                                                         f"restricted MILP over {len(cand)} configurations failed; "
+                                                         "try the MILP (--method milp)"])
+
+
+def gh_arrays(inst: Instance, P: Prepared | None = None, info: dict | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GH as arrays (y: C replicas, x: R fractions, u: I fractions); raises ``InfeasibleError``.
+
+    When the one-pass greedy gets stuck, GH falls back to LP rounding (``info["fallback"]``), so it
+    reports infeasibility only when the LP relaxation — hence the MILP — has no solution."""
     P = P or prepare(inst)
-    return _verified(inst, greedy(P), P, "GH")
+    info = {} if info is None else info
+    try:
+        st = greedy(P)
+        info["fallback"] = None
+    except InfeasibleError as e:
+        st, lp_info = _lp_round(P, diagnosis=e.diagnosis, who="GH")
+        info["fallback"] = lp_info.get("rounding", "lp")
+        info["greedy_stuck"] = e.diagnosis
+    return _verified(inst, st, P, "GH")
 
 
-def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT_TIME_S, starts: int = 8,
-               noise: float = 0.15, max_passes: int = 4, P: Prepared | None = None
+def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT_TIME_S, starts: int = 3,
+               noise: float = 0.15, max_passes: int = 4, P: Prepared | None = None,
+               mip_configs: int | None = None, mip_nodes: int = 200,
                ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], dict]:
-    """AGH as arrays plus stats (starts, moves, gh_objective, stopped_by); raises ``InfeasibleError``."""
+    """AGH as arrays plus stats; raises ``InfeasibleError`` (only when the LP relaxation is infeasible,
+    or every construction failed).
+
+    Starts: GH's plan; the LP-rounding dive (+ trim); a restricted MILP over the candidate
+    configurations (LP support, the starts' configurations and their deployments' TP/PP siblings,
+    the configurations with the smallest LP reduced cost) warm-started from the best start; then
+    seeded greedy multi-starts with local search while the iteration budget (and the safety time
+    cap) allow. The best checker-clean plan wins, so AGH never costs more than GH for the same seed."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_cap_s
     P = P or prepare(inst)
     diagnosis: list[str] = []
+    stats: dict = {"starts": 0, "feasible_starts": 0, "moves": 0, "stopped_by": "budget", "best_start": None}
+    pool: list[tuple[str, State]] = []
     try:
         gh_state = greedy(P)
+        pool.append(("gh", gh_state))
         gh_obj = gh_state.objective(P)
     except InfeasibleError as e:
         gh_state, gh_obj = None, None
         diagnosis = e.diagnosis
-    best, stats = adaptive(P, gh_state, seed=seed, starts=starts, noise=noise, max_passes=max_passes,
-                           time_cap_s=time_cap_s)
-    if best is None:
-        raise InfeasibleError("AGH found no feasible plan", diagnosis=diagnosis or ["every randomised start got stuck"])
     stats["gh_objective"] = gh_obj
+    root_lp = RelaxedLP(P)
+    root = root_lp.solve()
+    if not root.ok:
+        exact = lower_bound(P)
+        if not exact.ok:
+            raise _lp_infeasible(P, diagnosis, "AGH")
+        root_lp, root = None, exact
+    stats["lp_bound"] = root.objective
+    # LP-rounding dive + trim
+    res, lp, dstats = dive(P, first=root if root_lp is not None else None, lp=root_lp, deadline=deadline)
+    stats["dive"] = dstats
+    if res is not None:
+        res, _ = trim(P, lp, res, deadline=deadline)
+        st = _clean_state(P, res.x, res.u)
+        if st is not None:
+            pool.append(("lp_dive", st))
+    best_name, best = (min(pool, key=lambda t: t[1].objective(P)) if pool else (None, None))
+    # restricted MILP over the candidate configurations
+    if mip_configs is None:
+        mip_configs = AGH_MIP_CONFIGS
+    cand = candidate_configs(P, [np.flatnonzero(root.y > 1e-9)] + [np.flatnonzero(s.y > 0) for _, s in pool],
+                             root.route_rc, mip_configs)
+    left = deadline - time.perf_counter()
+    if left > 0:
+        inc = finish(P, best) if best is not None else None
+        sol, mstats = restricted_mip(P, cand, time_limit=max(left, 0.05), max_nodes=mip_nodes, incumbent=inc)
+        stats["restricted_mip"] = mstats
+        if mstats["status"] == "Time limit reached":
+            stats["stopped_by"] = "time_cap"
+        if sol is not None:
+            st = _clean_state(P, sol[1], sol[2])
+            if st is not None:
+                pool.append(("restricted_mip", st))
+    # seeded greedy multi-starts + local search on the best so far
+    ranked = sorted(pool, key=lambda t: t[1].objective(P))
+    seeds = [s for _, s in ranked[:1]]
+    best_ms, ms_stats = adaptive(P, seeds[0] if seeds else None, seed=seed, starts=starts, noise=noise,
+                                 max_passes=max_passes, time_cap_s=max(deadline - time.perf_counter(), 0.0))
+    for k in ("starts", "feasible_starts", "moves"):
+        stats[k] += ms_stats[k]
+    if ms_stats["stopped_by"] == "time_cap":
+        stats["stopped_by"] = "time_cap"
+    if best_ms is not None:
+        pool.append(("multistart" if ms_stats["best_start"] not in (0, None) else (ranked[0][0] + "+ls"), best_ms))
+    if not pool:
+        raise InfeasibleError("AGH found no feasible plan", diagnosis=diagnosis or ["every construction got stuck"])
+    best_name, best = min(pool, key=lambda t: t[1].objective(P))
+    stats["best_start"] = best_name
+    stats["candidates"] = int(len(cand))
+    stats["runtime_s"] = time.perf_counter() - t0
     return _verified(inst, best, P, "AGH"), stats
 
 
 @register_method("gh", "greedy heuristic (one constraint-aware pass, milliseconds)")
 def gh(inst: Instance, opts: SolveOptions) -> Plan:
     t0 = time.perf_counter()
-    y, x, u = gh_arrays(inst)
-    return plan_from_arrays(inst, y, x, u, method="gh", status="feasible", runtime_s=time.perf_counter() - t0)
+    info: dict = {}
+    y, x, u = gh_arrays(inst, info=info)
+    return plan_from_arrays(inst, y, x, u, method="gh", status="feasible", runtime_s=time.perf_counter() - t0,
+                            extra={"gh": info})
 
 
-@register_method("agh", "adaptive greedy heuristic (GH + multi-start + local search, time-capped, seeded)")
+@register_method("agh", "adaptive heuristic (GH + LP rounding + restricted MILP + multi-start local search, time-capped, seeded)")
 def agh(inst: Instance, opts: SolveOptions) -> Plan:
     t0 = time.perf_counter()
     ex = opts.extra or {}
     cap = AGH_DEFAULT_TIME_S if opts.time_limit_s is None else float(opts.time_limit_s)
-    (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=int(ex.get("starts", 8)),
+    (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=int(ex.get("starts", 3)),
                                   noise=float(ex.get("noise", 0.15)), max_passes=int(ex.get("max_passes", 4)))
     return plan_from_arrays(inst, y, x, u, method="agh", status="feasible", runtime_s=time.perf_counter() - t0,
                             extra={"agh": stats, "seed": opts.seed})

@@ -1,0 +1,190 @@
+"""A restricted MILP over a few candidate configurations (the LP-and-fix / RINS idea), solved with
+``highspy`` directly on the ``Instance`` arrays.
+
+Given a small set of candidate configurations (the LP relaxation's support, the configurations of
+the heuristic plans, their deployments' other TP/PP settings), the MILP of FORMULATION §3 restricted
+to them and to their routes has a few hundred columns instead of tens of thousands, and HiGHS
+solves it in a fraction of a second. Its optimum is a feasible plan of the full problem (every
+row of the full MILP is present; only columns are missing). The solve is bounded by a
+deterministic node and LP-iteration budget; the wall-clock limit is a safety stop only.
+"""
+from __future__ import annotations
+
+import highspy
+import numpy as np
+
+from .core import Prepared
+
+INF = highspy.kHighsInf
+
+
+def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0, max_nodes: int = 2000,
+                   incumbent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                   mip_gap: float = 1e-4) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict]:
+    """Solve the MILP restricted to ``configs``; returns ((y, x, u) or None, stats)."""
+    inst = P.inst
+    I = inst.I
+    cfg = np.unique(np.asarray(configs, dtype=np.int64))
+    nC = len(cfg)
+    cpos = np.full(inst.C, -1, dtype=np.int64)
+    cpos[cfg] = np.arange(nC)
+    routes = np.concatenate([P.config_routes[c] for c in cfg]) if nC else np.zeros(0, dtype=np.int64)
+    nR = len(routes)
+    ri, rc = inst.route_i[routes], cpos[inst.route_c[routes]]
+    models = np.unique(inst.config_model[cfg])
+    nJ = len(models)
+    jpos = np.full(len(inst.model_ids), -1, dtype=np.int64)
+    jpos[models] = np.arange(nJ)
+    ymax = inst.ymax[cfg].astype(float)
+    # columns: x (nR) | u (I) | y (nC, integer) | o (nC, binary) | s (nJ, binary)
+    ox, ou, oy, oo, os_ = 0, nR, nR + I, nR + I + nC, nR + I + 2 * nC
+    ncol = os_ + nJ
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    nrow = 0
+
+    def block(r, c, v):
+        rows.append(np.asarray(r, dtype=np.int64))
+        cols.append(np.asarray(c, dtype=np.int64))
+        vals.append(np.asarray(v, dtype=float))
+
+    ar, xr, cr = np.arange(I), np.arange(nR), np.arange(nC)
+    # demand
+    block(ri, ox + xr, np.ones(nR)); block(ar, ou + ar, np.ones(I))
+    lo.append(np.ones(I)); hi.append(np.ones(I)); nrow += I
+    # capacity, memory
+    for coef in (P.a[routes], P.b[routes]):
+        block(nrow + rc, ox + xr, coef); block(nrow + cr, oy + cr, -np.ones(nC))
+        lo.append(np.full(nC, -INF)); hi.append(np.zeros(nC)); nrow += nC
+    # error
+    block(nrow + ri, ox + xr, inst.error[routes]); block(nrow + ar, ou + ar, inst.max_error)
+    lo.append(np.full(I, -INF)); hi.append(inst.max_error.astype(float)); nrow += I
+    has = np.isfinite(inst.e2e_slo)
+    if has.any():
+        dm = np.full(I, -1)
+        dm[has] = np.arange(has.sum())
+        sel = has[ri]
+        block(nrow + dm[ri[sel]], ox + xr[sel], inst.e2e[routes][sel])
+        block(nrow + dm[has], ou + ar[has], inst.e2e_slo[has])
+        lo.append(np.full(int(has.sum()), -INF)); hi.append(inst.e2e_slo[has].astype(float)); nrow += int(has.sum())
+    if np.isfinite(inst.budget):
+        block(np.full(nC, nrow), oy + cr, inst.cost[cfg]); block(np.full(nJ, nrow), os_ + np.arange(nJ), inst.fixed_cost[models])
+        lo.append([-INF]); hi.append([inst.budget]); nrow += 1
+    k = inst.config_gpu[cfg]
+    lim = np.isfinite(inst.available[k])
+    if lim.any():
+        ks = np.unique(k[lim])
+        km = np.full(len(inst.gpu_ids), -1)
+        km[ks] = np.arange(len(ks))
+        block(nrow + km[k[lim]], oy + cr[lim], inst.gpus[cfg][lim].astype(float))
+        lo.append(np.full(len(ks), -INF)); hi.append(inst.available[ks].astype(float)); nrow += len(ks)
+    # open_replicas: y − Ymax·o ≤ 0
+    block(nrow + cr, oy + cr, np.ones(nC)); block(nrow + cr, oo + cr, -ymax)
+    lo.append(np.full(nC, -INF)); hi.append(np.zeros(nC)); nrow += nC
+    # one_parallelism
+    if P.one_par:
+        d = inst.config_deployment[cfg]
+        ds = np.unique(d)
+        dmp = np.full(len(P.dep_configs), -1)
+        dmp[ds] = np.arange(len(ds))
+        block(nrow + dmp[d], oo + cr, np.ones(nC))
+        lo.append(np.full(len(ds), -INF)); hi.append(np.ones(len(ds))); nrow += len(ds)
+    # model_selected: o − s ≤ 0; Σ s ≤ max_models
+    block(nrow + cr, oo + cr, np.ones(nC)); block(nrow + cr, os_ + jpos[inst.config_model[cfg]], -np.ones(nC))
+    lo.append(np.full(nC, -INF)); hi.append(np.zeros(nC)); nrow += nC
+    if inst.options.max_models is not None:
+        block(np.full(nJ, nrow), os_ + np.arange(nJ), np.ones(nJ))
+        lo.append([-INF]); hi.append([float(inst.options.max_models)]); nrow += 1
+    # open_routes for routes that put no load on c (zero-rate types): x ≤ o
+    free = (P.a[routes] <= 0) & (P.b[routes] <= 0)
+    if free.any():
+        fr = np.flatnonzero(free)
+        block(nrow + np.arange(len(fr)), ox + fr, np.ones(len(fr))); block(nrow + np.arange(len(fr)), oo + rc[fr], -np.ones(len(fr)))
+        lo.append(np.full(len(fr), -INF)); hi.append(np.zeros(len(fr))); nrow += len(fr)
+    r, c, v = (np.concatenate(t) for t in (rows, cols, vals))
+    keep = v != 0
+    r, c, v = r[keep], c[keep], v[keep]
+    order = np.lexsort((r, c))
+    r, c, v = r[order], c[order], v[order]
+    cost = np.zeros(ncol)
+    cost[ou:ou + I] = P.pen
+    cost[oy:oy + nC] = inst.cost[cfg]
+    cost[os_:os_ + nJ] = inst.fixed_cost[models]
+    clo = np.zeros(ncol)
+    chi = np.ones(ncol)
+    chi[ou:ou + I] = inst.max_unserved
+    chi[oy:oy + nC] = ymax
+    integ = np.zeros(ncol, dtype=np.int32)
+    integ[oy:] = 1
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = ncol, nrow
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, clo, chi
+    lp.row_lower_ = np.concatenate([np.asarray(t, dtype=float) for t in lo])
+    lp.row_upper_ = np.concatenate([np.asarray(t, dtype=float) for t in hi])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = r.astype(np.int32)
+    lp.a_matrix_.value_ = v
+    lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_max_nodes", int(max_nodes))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("mip_feasibility_tolerance", 1e-8)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    h.passModel(lp)
+    if incumbent is not None:
+        y0, x0, u0 = incumbent
+        if np.all(np.isin(np.flatnonzero(y0 > 0), cfg)):
+            sol = np.zeros(ncol)
+            sol[ox:ox + nR] = x0[routes]
+            sol[ou:ou + I] = u0
+            sol[oy:oy + nC] = y0[cfg]
+            sol[oo:oo + nC] = (y0[cfg] > 0)
+            sol[os_:os_ + nJ] = np.bincount(jpos[inst.config_model[cfg]], weights=(y0[cfg] > 0), minlength=nJ) > 0
+            hs = highspy.HighsSolution()
+            hs.col_value = sol
+            hs.value_valid = True
+            h.setSolution(hs)
+    h.run()
+    info = h.getInfo()
+    stats = {"configs": int(nC), "routes": int(nR), "status": h.modelStatusToString(h.getModelStatus()),
+             "nodes": int(info.mip_node_count), "objective": float(info.objective_function_value),
+             "bound": float(info.mip_dual_bound)}
+    if info.primal_solution_status != 2:  # no feasible solution
+        return None, stats
+    col = np.asarray(h.getSolution().col_value)
+    x = np.zeros(inst.R)
+    x[routes] = np.clip(col[ox:ox + nR], 0.0, 1.0)
+    u = np.clip(col[ou:ou + I], 0.0, inst.max_unserved)
+    y = np.zeros(inst.C, dtype=np.int64)
+    y[cfg] = np.round(col[oy:oy + nC]).astype(np.int64)
+    return (y, x, u), stats
+
+
+def candidate_configs(P: Prepared, supports: list[np.ndarray], route_rc: np.ndarray | None,
+                      max_configs: int) -> np.ndarray:
+    """Configurations for the restricted MILP: every configuration in ``supports`` (the LP support,
+    heuristic plans), the other TP/PP settings of their deployments, then the configurations whose
+    best route has the smallest LP reduced cost (``route_rc``), up to ``max_configs``."""
+    inst = P.inst
+    if inst.C <= max_configs:
+        return np.arange(inst.C)
+    base = np.unique(np.concatenate([np.asarray(s, dtype=np.int64) for s in supports] + [np.zeros(0, np.int64)]))
+    chosen = np.zeros(inst.C, dtype=bool)
+    chosen[base] = True
+    if P.one_par and len(base):
+        for d in np.unique(inst.config_deployment[base]):
+            sib = P.dep_configs[d]
+            if chosen.sum() + len(sib) > max_configs:
+                break
+            chosen[sib] = True
+    if route_rc is not None and chosen.sum() < max_configs:
+        score = np.full(inst.C, np.inf)
+        np.minimum.at(score, inst.route_c, route_rc)
+        score[chosen] = np.inf
+        order = np.argsort(score, kind="stable")
+        order = order[np.isfinite(score[order])]
+        chosen[order[:max(0, max_configs - int(chosen.sum()))]] = True
+    return np.flatnonzero(chosen)
