@@ -35,7 +35,7 @@ class RollingOptions:
     alpha: float = 0.5  # EWMA smoothing weight of the newest window
     season: int = 0  # windows per season for the seasonal forecast (e.g. 24 for hourly windows over days)
     margin: float = 1.0  # provision forecast × margin
-    time_limit_s: float | None = 1.0  # per re-plan
+    time_limit_s: float | None = None  # per re-plan, s (None: the method's own default)
     switching_cost: float = 0.0  # $ per GPU added or removed between windows
     violation_penalty: float = DEFAULT_VIOLATION_PENALTY
     seed: int = 0
@@ -215,7 +215,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=0.5, help="EWMA weight of the newest window")
     p.add_argument("--season", type=int, default=0, help="windows per season for --forecast seasonal")
     p.add_argument("--margin", type=float, default=1.0, help="provision forecast x margin")
-    p.add_argument("--time-limit", type=float, default=1.0, help="seconds per re-plan")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per re-plan (default: the method's own)")
     p.add_argument("--switching-cost", type=float, default=0.0, help="$ per GPU added or removed")
     p.add_argument("--warmup", type=int, default=1, help="windows used only for the first forecast")
     p.add_argument("--seed", type=int, default=0)
