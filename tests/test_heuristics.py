@@ -148,3 +148,38 @@ def test_lp_relaxation_is_a_lower_bound_and_column_generation_is_exact():
         assert cg.objective == pytest.approx(full.objective, rel=1e-7, abs=1e-9)
         (y, x, u), stats = agh_arrays(inst, seed=0, time_cap_s=60)
         assert stats["lp_bound"] <= inst.objective(y, u, x) + 1e-7
+
+
+def test_default_time_cap_and_budget_by_size():
+    from types import SimpleNamespace
+    from sloserve.heuristics import agh_budget, default_time_cap
+    small, large, xl = (SimpleNamespace(R=r, C=c) for r, c in ((2_000, 300), (34_000, 1_300), (89_000, 1_665)))
+    assert default_time_cap(small) == default_time_cap(large) == 1.0
+    assert default_time_cap(xl) == 3.0
+    assert default_time_cap(SimpleNamespace(R=10_000, C=1_600)) == 3.0
+    assert "mip_max_improving_sols" not in agh_budget(small)["options"]
+    assert agh_budget(large)["options"]["mip_max_improving_sols"] == 2
+    assert agh_budget(xl)["options"]["mip_max_improving_sols"] == 3
+
+
+def test_time_limit_overrides_the_default_cap():
+    plan = METHODS["agh"].fn(build_instance(tiny_compiled()), SolveOptions(time_limit_s=60))
+    assert plan.objective == pytest.approx(4.0)
+    assert plan.extra["agh"]["stopped_by"] == "budget"
+
+
+def test_candidates_include_the_cheapest_whole_replica_configuration():
+    """Type B (0.1 rps) is served alone most cheaply in whole replicas by "big" ($3/h for one replica)
+    although its pro-rata price ranks it last; the per-type pick puts it among the candidates."""
+    from sloserve.heuristics.submip import candidate_configs
+    qts = [{"query_type": "A", "rate_rps": 1.0}, {"query_type": "B", "rate_rps": 0.1}]
+    cfgs = [{"config": f"m{k}|g|bf16|tp1pp1", "model": f"m{k}", "gpu": "g", "cost_per_hour": 1.0} for k in range(4)]
+    cfgs.append({"config": "big|g|bf16|tp1pp1", "model": "big", "gpu": "g", "cost_per_hour": 3.0})
+    routes = [{"query_type": "A", "config": c["config"], "capacity_rps": 1.0} for c in cfgs[:4]]
+    routes += [{"query_type": "B", "config": c["config"], "capacity_rps": 0.01} for c in cfgs[:4]]  # 10 replicas
+    routes.append({"query_type": "B", "config": "big|g|bf16|tp1pp1", "capacity_rps": 0.1})
+    inst = build_instance(make_compiled(qts, cfgs, routes, utilization_cap=1.0))
+    P = prepare(inst)
+    big = inst.config_index["big|g|bf16|tp1pp1"]
+    assert big in candidate_configs(P, [np.array([0])], None, 2, per_type=1)
+    assert big not in candidate_configs(P, [np.array([0])], None, 2, per_type=0)

@@ -5,10 +5,13 @@ Registered methods:
 - ``"gh"``       one greedy pass (:mod:`.gh`), milliseconds; falls back to LP rounding
                  (:mod:`.lp`, :mod:`.lpround`) when the greedy gets stuck;
 - ``"agh"``      GH ∪ LP-rounding dive ∪ restricted MILP (:mod:`.submip`) ∪ seeded multi-start +
-                 local search (:mod:`.agh`), capped at ``SolveOptions.time_limit_s`` (default 1 s);
+                 local search (:mod:`.agh`), capped at ``SolveOptions.time_limit_s`` (default 1 s up
+                 to L-sized instances, 3 s beyond: :func:`default_time_cap`); the restricted
+                 MILP's node / improving-solution budget grows with size (:func:`agh_budget`);
 - ``"agh+milp"`` AGH, then the MILP warm-started from the AGH plan.
 
-``SolveOptions.extra`` knobs for AGH: ``starts`` (default 3), ``noise`` (0.15), ``max_passes`` (4).
+``SolveOptions.extra`` knobs for AGH: ``starts`` (default 3 up to M-sized instances, 0 beyond),
+``noise`` (0.15), ``max_passes`` (4).
 Both heuristics return a plan that :func:`sloserve.check.check_arrays` accepts, or raise
 :class:`~sloserve.errors.InfeasibleError` — only when the LP relaxation (hence the MILP) is
 infeasible, or, never observed, when every rounding failed (the message says which).
@@ -34,9 +37,16 @@ from .lpround import dive, state_from_arrays, trim
 from .submip import candidate_configs, restricted_mip
 
 __all__ = ["gh", "agh", "agh_arrays", "gh_arrays", "prepare", "Prepared", "State", "Knobs", "insert_type",
-           "construct", "greedy", "hardest_first", "adaptive", "local_search", "AGH_DEFAULT_TIME_S"]
+           "construct", "greedy", "hardest_first", "adaptive", "local_search", "AGH_DEFAULT_TIME_S",
+           "AGH_LARGE_TIME_S", "default_time_cap", "agh_budget"]
 
 AGH_DEFAULT_TIME_S = 1.0
+#: default cap on instances larger than preset L (the targets allow 3 s on XL)
+AGH_LARGE_TIME_S = 3.0
+#: "larger than L": more routes or configurations than this (L: ≈34 000 routes, ≈1 300 configurations)
+XL_ROUTES, XL_CONFIGS = 50_000, 1500
+#: "L-sized": from here on the restricted MILP stops at its first improving solutions (see agh_budget)
+L_ROUTES = 20_000
 #: restricted-MILP size: at most this many candidate configurations (all of them on small instances)
 AGH_MIP_CONFIGS = 120
 #: GH's fallback restricted MILP (only when the greedy and the dive both got stuck)
@@ -103,6 +113,30 @@ def _lp_round(P: Prepared, root_lp: RelaxedLP | None = None, root=None, *, deadl
                                                          "try the MILP (--method milp)"])
 
 
+def default_time_cap(inst: Instance) -> float:
+    """AGH's default safety cap: 1 s up to L-sized instances, 3 s beyond (R > 50 000 or C > 1500)."""
+    return AGH_LARGE_TIME_S if inst.R > XL_ROUTES or inst.C > XL_CONFIGS else AGH_DEFAULT_TIME_S
+
+
+def agh_budget(inst: Instance) -> dict:
+    """The deterministic iteration budget of AGH's restricted MILP by instance size.
+
+    Small/medium: up to 120 candidate configurations (2 whole-replica picks per type), 200 nodes, solved
+    to optimality of the restriction. From L-sized instances on (R > 20 000) the restricted MILP's root
+    alone takes ≈ 1 s, so it stops after its second improving solution (HiGHS ``mip_max_improving_sols``,
+    the warm start counts as the first), at 50 nodes, over 100 candidates with 1 pick per type — the
+    budget, not the clock, ends it. Beyond L (3 s cap): 120 candidates, third improving solution.
+    No greedy multi-starts from L on (each costs more than the MILP's remaining time). HiGHS restarts are off everywhere (faster on M and L)."""
+    opts = {"mip_allow_restart": False}
+    if inst.R > XL_ROUTES or inst.C > XL_CONFIGS:  # 3 s default cap: one improving solution more
+        return {"configs": 120, "per_type": 1, "nodes": 50, "starts": 0,
+                "options": {**opts, "mip_max_improving_sols": 3}}
+    if inst.R > L_ROUTES:
+        return {"configs": 100, "per_type": 1, "nodes": 50, "starts": 0,
+                "options": {**opts, "mip_max_improving_sols": 2}}
+    return {"configs": AGH_MIP_CONFIGS, "per_type": 2, "nodes": 200, "starts": 3, "options": opts}
+
+
 def gh_arrays(inst: Instance, P: Prepared | None = None, info: dict | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GH as arrays (y: C replicas, x: R fractions, u: I fractions); raises ``InfeasibleError``.
@@ -121,9 +155,9 @@ def gh_arrays(inst: Instance, P: Prepared | None = None, info: dict | None = Non
     return _verified(inst, st, P, "GH")
 
 
-def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT_TIME_S, starts: int = 3,
+def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None, starts: int | None = None,
                noise: float = 0.15, max_passes: int = 4, P: Prepared | None = None,
-               mip_configs: int | None = None, mip_nodes: int = 200,
+               mip_configs: int | None = None, mip_nodes: int | None = None,
                ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], dict]:
     """AGH as arrays plus stats; raises ``InfeasibleError`` (only when the LP relaxation is infeasible,
     or every construction failed).
@@ -134,6 +168,11 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT
     seeded greedy multi-starts with local search while the iteration budget (and the safety time
     cap) allow. The best checker-clean plan wins, so AGH never costs more than GH for the same seed."""
     t0 = time.perf_counter()
+    budget = agh_budget(inst)
+    if time_cap_s is None:
+        time_cap_s = default_time_cap(inst)
+    if starts is None:
+        starts = budget["starts"]
     deadline = t0 + time_cap_s
     P = P or prepare(inst)
     diagnosis: list[str] = []
@@ -147,6 +186,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT
         gh_state, gh_obj = None, None
         diagnosis = e.diagnosis
     stats["gh_objective"] = gh_obj
+    tm = stats["timings"] = {"gh": time.perf_counter() - t0}
     root_lp = RelaxedLP(P)
     root = root_lp.solve()
     if not root.ok:
@@ -155,6 +195,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT
             raise _lp_infeasible(P, diagnosis, "AGH")
         root_lp, root = None, exact
     stats["lp_bound"] = root.objective
+    tm["lp"] = time.perf_counter() - t0
     # LP-rounding dive + trim
     res, lp, dstats = dive(P, first=root if root_lp is not None else None, lp=root_lp, deadline=deadline)
     stats["dive"] = dstats
@@ -163,16 +204,19 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT
         st = _clean_state(P, res.x, res.u)
         if st is not None:
             pool.append(("lp_dive", st))
+    tm["dive"] = time.perf_counter() - t0
     best_name, best = (min(pool, key=lambda t: t[1].objective(P)) if pool else (None, None))
     # restricted MILP over the candidate configurations
     if mip_configs is None:
-        mip_configs = AGH_MIP_CONFIGS
+        mip_configs = budget["configs"]
     cand = candidate_configs(P, [np.flatnonzero(root.y > 1e-9)] + [np.flatnonzero(s.y > 0) for _, s in pool],
-                             root.route_rc, mip_configs)
+                             root.route_rc, mip_configs, per_type=budget["per_type"])
     left = deadline - time.perf_counter()
     if left > 0:
         inc = finish(P, best) if best is not None else None
-        sol, mstats = restricted_mip(P, cand, time_limit=max(left, 0.05), max_nodes=mip_nodes, incumbent=inc)
+        sol, mstats = restricted_mip(P, cand, time_limit=max(left, 0.05),
+                                     max_nodes=budget["nodes"] if mip_nodes is None else mip_nodes,
+                                     incumbent=inc, options=budget["options"])
         stats["restricted_mip"] = mstats
         if mstats["status"] == "Time limit reached":
             stats["stopped_by"] = "time_cap"
@@ -180,6 +224,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float = AGH_DEFAULT
             st = _clean_state(P, sol[1], sol[2])
             if st is not None:
                 pool.append(("restricted_mip", st))
+    tm["mip"] = time.perf_counter() - t0
     # seeded greedy multi-starts + local search on the best so far
     ranked = sorted(pool, key=lambda t: t[1].objective(P))
     seeds = [s for _, s in ranked[:1]]
@@ -213,8 +258,9 @@ def gh(inst: Instance, opts: SolveOptions) -> Plan:
 def agh(inst: Instance, opts: SolveOptions) -> Plan:
     t0 = time.perf_counter()
     ex = opts.extra or {}
-    cap = AGH_DEFAULT_TIME_S if opts.time_limit_s is None else float(opts.time_limit_s)
-    (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=int(ex.get("starts", 3)),
+    cap = default_time_cap(inst) if opts.time_limit_s is None else float(opts.time_limit_s)
+    starts = ex.get("starts")
+    (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=None if starts is None else int(starts),
                                   noise=float(ex.get("noise", 0.15)), max_passes=int(ex.get("max_passes", 4)))
     return plan_from_arrays(inst, y, x, u, method="agh", status="feasible", runtime_s=time.perf_counter() - t0,
                             extra={"agh": stats, "seed": opts.seed})
@@ -226,7 +272,8 @@ def agh_milp(inst: Instance, opts: SolveOptions) -> Plan:
     load_methods()
     if "milp" not in METHODS:
         raise InputError(None, "method", "agh+milp needs the 'milp' method (sloserve.milp), which is not available")
-    cap = AGH_DEFAULT_TIME_S if opts.time_limit_s is None else min(AGH_DEFAULT_TIME_S, float(opts.time_limit_s))
+    cap = default_time_cap(inst)
+    cap = cap if opts.time_limit_s is None else min(cap, float(opts.time_limit_s))
     warm = agh(inst, replace(opts, time_limit_s=cap))
     left = None if opts.time_limit_s is None else max(float(opts.time_limit_s) - (time.perf_counter() - t0), 1.0)
     plan = METHODS["milp"].fn(inst, replace(opts, warm_start=warm, time_limit_s=left))

@@ -389,10 +389,13 @@ def _add(P: Prepared, st: State, r: int, t: float) -> None:
 
 
 def _best_upgrade(P: Prepared, st: State, i: int, routes, base_ok, f, sa, ga, ls, lg, forbid):
-    """Cheapest (ratio, ...) move of an open deployment to another TP/PP setting that also takes type i."""
+    """Cheapest (ratio, ...) move of an open deployment to another TP/PP setting that also takes type i.
+
+    Vectorised over the deployment's other settings (one numpy pass per open deployment)."""
     inst = P.inst
     rd = inst.config_deployment[inst.route_c[routes]]
     best = None
+    budget = np.isfinite(inst.budget)
     for d in np.unique(rd[base_ok & (st.dep_cnt[rd] > 0)]):
         cfgs = P.dep_configs[d]
         open_c = cfgs[st.y[cfgs] > 0]
@@ -401,54 +404,61 @@ def _best_upgrade(P: Prepared, st: State, i: int, routes, base_ok, f, sa, ga, ls
         c0 = int(open_c[0])
         if forbid is not None and forbid[c0]:
             continue
+        c1s = cfgs[(cfgs != c0) & (P.route_of[i, cfgs] >= 0)]
+        if forbid is not None:
+            c1s = c1s[~forbid[c1s]]
+        if len(c1s) == 0:
+            continue
         r0 = P.config_routes[c0]
         r0 = r0[st.x[r0] > 0]
         types = inst.route_i[r0]
         x0 = st.x[r0]
-        for c1 in cfgs:
-            c1 = int(c1)
-            if c1 == c0 or (forbid is not None and forbid[c1]) or P.route_of[i, c1] < 0:
-                continue
-            r1 = P.route_of[types, c1]
-            if (r1 < 0).any():
-                continue
-            ds = (P.s[r1] - P.s[r0]) * x0
-            dg = (P.g[r1] - P.g[r0]) * x0
-            mine = types == i
-            # other types must stay within their error/delay credit
-            if ((st.serr[types] + ds > EPS_CREDIT)[~mine]).any() or ((st.sdel[types] + dg > EPS_CREDIT)[~mine]).any():
-                continue
-            ls1 = ls - ds[mine].sum()
-            lg1 = lg - dg[mine].sum()
-            if ls1 < -EPS_CREDIT or lg1 < -EPS_CREDIT:
-                continue
-            ls1, lg1 = max(ls1, 0.0), max(lg1, 0.0)
-            rn = int(P.route_of[i, c1])
-            T = f
-            if P.s[rn] > sa:
-                T = min(T, ls1 / (P.s[rn] - sa))
-            if P.g[rn] > ga:
-                T = min(T, lg1 / (P.g[rn] - ga))
-            cu1 = float(P.a[r1] @ x0)
-            mu1 = float(P.b[r1] @ x0)
-            k = inst.config_gpu[c1]
-            y0 = int(st.y[c0])
-            free_gpu = inst.available[k] - st.gpu_used[k] + (y0 * inst.gpus[c0] if inst.config_gpu[c0] == k else 0)
-            nmax = min(inst.max_replicas[c1], np.floor(free_gpu / inst.gpus[c1] + 1e-9))
-            if np.isfinite(inst.budget) and inst.cost[c1] > 0:
-                nmax = min(nmax, np.floor((inst.budget - st.spend + y0 * inst.cost[c0]) / inst.cost[c1] + 1e-9))
-            y1 = int(ceil_need(max(cu1 + T * P.a[rn], mu1 + T * P.b[rn])))
-            y1 = max(y1, 1)
-            if y1 > nmax:
-                y1 = int(nmax)
-                if y1 < 1:
-                    continue
-                T = min(T, float(_fill(P.a[rn], P.b[rn], cu1, mu1, y1, 0)))
-            if T <= EPS_FRACTION:
-                continue
-            ratio = (y1 * inst.cost[c1] - y0 * inst.cost[c0]) / T
-            if best is None or ratio < best[0]:
-                best = (ratio, c0, c1, rn, T)
+        R1 = P.route_of[types[:, None], c1s[None, :]]  # (types on c0) × (candidate settings)
+        ok = (R1 >= 0).all(axis=0)
+        if not ok.any():
+            continue
+        c1s, R1 = c1s[ok], R1[:, ok]
+        ds = (P.s[R1] - P.s[r0][:, None]) * x0[:, None]
+        dg = (P.g[R1] - P.g[r0][:, None]) * x0[:, None]
+        mine = types == i
+        # other types must stay within their error/delay credit
+        bad = ((st.serr[types][:, None] + ds > EPS_CREDIT)[~mine]).any(axis=0) | \
+              ((st.sdel[types][:, None] + dg > EPS_CREDIT)[~mine]).any(axis=0)
+        ls1 = ls - ds[mine].sum(axis=0)
+        lg1 = lg - dg[mine].sum(axis=0)
+        bad |= (ls1 < -EPS_CREDIT) | (lg1 < -EPS_CREDIT)
+        ls1, lg1 = np.maximum(ls1, 0.0), np.maximum(lg1, 0.0)
+        rn = P.route_of[i, c1s]
+        T = np.full(len(c1s), float(f))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ps, pg = P.s[rn] - sa, P.g[rn] - ga
+            T = np.where(ps > 0, np.minimum(T, ls1 / np.where(ps > 0, ps, 1.0)), T)
+            T = np.where(pg > 0, np.minimum(T, lg1 / np.where(pg > 0, pg, 1.0)), T)
+        cu1 = (P.a[R1] * x0[:, None]).sum(axis=0)
+        mu1 = (P.b[R1] * x0[:, None]).sum(axis=0)
+        k = inst.config_gpu[c1s]
+        y0 = int(st.y[c0])
+        free_gpu = inst.available[k] - st.gpu_used[k] + np.where(k == inst.config_gpu[c0], y0 * inst.gpus[c0], 0)
+        nmax = np.minimum(inst.max_replicas[c1s], np.floor(free_gpu / inst.gpus[c1s] + 1e-9))
+        if budget:
+            cc = inst.cost[c1s]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nb = np.floor((inst.budget - st.spend + y0 * inst.cost[c0]) / np.where(cc > 0, cc, 1.0) + 1e-9)
+            nmax = np.where(cc > 0, np.minimum(nmax, nb), nmax)
+        y1 = np.maximum(ceil_need(np.maximum(cu1 + T * P.a[rn], mu1 + T * P.b[rn])), 1).astype(float)
+        over = y1 > nmax
+        if over.any():
+            y1 = np.where(over, nmax, y1)
+            bad |= over & (y1 < 1)
+            T = np.where(over, np.minimum(T, _fill(P.a[rn], P.b[rn], cu1, mu1, y1, 0)), T)
+        bad |= T <= EPS_FRACTION
+        if bad.all():
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(bad, np.inf, (y1 * inst.cost[c1s] - y0 * inst.cost[c0]) / np.where(bad, 1.0, T))
+        m = int(np.argmin(ratio))
+        if best is None or ratio[m] < best[0]:
+            best = (float(ratio[m]), c0, int(c1s[m]), int(rn[m]), float(T[m]))
     return best
 
 

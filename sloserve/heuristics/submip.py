@@ -20,7 +20,7 @@ INF = highspy.kHighsInf
 
 def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0, max_nodes: int = 2000,
                    incumbent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                   mip_gap: float = 1e-4) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict]:
+                   mip_gap: float = 1e-4, options: dict | None = None) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict]:
     """Solve the MILP restricted to ``configs``; returns ((y, x, u) or None, stats)."""
     inst = P.inst
     I = inst.I
@@ -133,6 +133,8 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.setOptionValue("mip_feasibility_tolerance", 1e-8)
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    for k, v in (options or {}).items():
+        h.setOptionValue(k, v)
     h.passModel(lp)
     if incumbent is not None:
         y0, x0, u0 = incumbent
@@ -164,10 +166,13 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
 
 
 def candidate_configs(P: Prepared, supports: list[np.ndarray], route_rc: np.ndarray | None,
-                      max_configs: int) -> np.ndarray:
+                      max_configs: int, per_type: int = 2) -> np.ndarray:
     """Configurations for the restricted MILP: every configuration in ``supports`` (the LP support,
-    heuristic plans), the other TP/PP settings of their deployments, then the configurations whose
-    best route has the smallest LP reduced cost (``route_rc``), up to ``max_configs``."""
+    heuristic plans), the other TP/PP settings of their deployments, per query type the ``per_type``
+    configurations that serve it alone most cheaply *in whole replicas* (routes meeting its error and
+    delay limits on their own, cost_c·⌈max(a_r, b_r)⌉ — what the LP, pricing replicas pro rata, cannot
+    see when demands are small), then the configurations whose best route has the smallest LP
+    reduced cost (``route_rc``), up to ``max_configs``."""
     inst = P.inst
     if inst.C <= max_configs:
         return np.arange(inst.C)
@@ -180,6 +185,18 @@ def candidate_configs(P: Prepared, supports: list[np.ndarray], route_rc: np.ndar
             if chosen.sum() + len(sib) > max_configs:
                 break
             chosen[sib] = True
+    if per_type > 0:
+        whole = inst.cost[inst.route_c] * np.ceil(np.maximum(P.a, P.b) - 1e-9)
+        whole = np.where(P.anchor_value <= 0, whole, np.inf)
+        for rt in P.type_routes:  # each pre-sorted by unit cost: stable ties
+            if chosen.sum() >= max_configs or len(rt) == 0:
+                continue
+            w = whole[rt]
+            pick = rt[np.argsort(w, kind="stable")[:per_type]]
+            pick = pick[np.isfinite(whole[pick])]
+            cs = inst.route_c[pick]
+            cs = cs[~chosen[cs]][:max(0, max_configs - int(chosen.sum()))]
+            chosen[cs] = True
     if route_rc is not None and chosen.sum() < max_configs:
         score = np.full(inst.C, np.inf)
         np.minimum.at(score, inst.route_c, route_rc)
