@@ -84,6 +84,43 @@ def initial_routes(P: Prepared, per_gpu: int = 2) -> np.ndarray:
     return np.unique(np.concatenate(picks)).astype(np.int64)
 
 
+def highs_model(cost, col_lower, col_upper, row_lower: list, row_upper: list, rows: list, cols: list, vals: list,
+                integer=None, options: dict | None = None) -> highspy.Highs:
+    """A silent, seeded ``highspy.Highs`` holding min cost·z s.t. row_lower ≤ A z ≤ row_upper, bounds.
+
+    A is given as lists of COO triplet blocks (rows, cols, vals); zeros are dropped and the
+    matrix is passed column-wise. ``integer`` marks integer columns (bool array), ``options``
+    are HiGHS options set before the model is passed.
+    """
+    r, c, v = (np.concatenate(t) for t in (rows, cols, vals))
+    keep = v != 0
+    r, c, v = r[keep], c[keep], v[keep]
+    order = np.lexsort((r, c))
+    r, c, v = r[order], c[order], v[order]
+    ncol = len(cost)
+    lp = highspy.HighsLp()
+    lp.num_col_ = ncol
+    lp.num_row_ = int(sum(len(t) for t in row_lower))
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.asarray(col_lower, dtype=float)
+    lp.col_upper_ = np.asarray(col_upper, dtype=float)
+    lp.row_lower_ = np.concatenate([np.asarray(t, dtype=float) for t in row_lower])
+    lp.row_upper_ = np.concatenate([np.asarray(t, dtype=float) for t in row_upper])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = r.astype(np.int32)
+    lp.a_matrix_.value_ = v
+    if integer is not None:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integer]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    for k, val in (options or {}).items():
+        h.setOptionValue(k, val)
+    h.passModel(lp)
+    return h
+
+
 class RelaxedLP:
     """The LP relaxation, over a growing subset of route columns (column generation)."""
 
@@ -177,28 +214,7 @@ class RelaxedLP:
         chi[self.oy:self.oy + C] = ymax
         if not column_generation:  # the exact LP: no artificial columns
             chi[self.oz:self.oz + I] = 0.0
-        r, c, v = (np.concatenate(t) for t in (rows, cols, vals))
-        keep = v != 0
-        r, c, v = r[keep], c[keep], v[keep]
-        order = np.lexsort((r, c))
-        r, c, v = r[order], c[order], v[order]
-        lp = highspy.HighsLp()
-        lp.num_col_ = ncol
-        lp.num_row_ = nrow
-        lp.col_cost_ = cost
-        lp.col_lower_ = clo
-        lp.col_upper_ = chi
-        lp.row_lower_ = np.concatenate([np.asarray(t, dtype=float) for t in lo])
-        lp.row_upper_ = np.concatenate([np.asarray(t, dtype=float) for t in hi])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
-        lp.a_matrix_.index_ = r.astype(np.int32)
-        lp.a_matrix_.value_ = v
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("random_seed", 0)
-        h.passModel(lp)
-        self.h = h
+        self.h = highs_model(cost, clo, chi, lo, hi, rows, cols, vals)
         self.nrow = nrow
         self.col_of = np.full(inst.R, -1, dtype=np.int64)  # route -> column index (or -1)
         self.routes = np.zeros(0, dtype=np.int64)

@@ -14,6 +14,7 @@ import highspy
 import numpy as np
 
 from .core import Prepared
+from .lp import highs_model
 
 INF = highspy.kHighsInf
 
@@ -100,11 +101,6 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
         fr = np.flatnonzero(free)
         block(nrow + np.arange(len(fr)), ox + fr, np.ones(len(fr))); block(nrow + np.arange(len(fr)), oo + rc[fr], -np.ones(len(fr)))
         lo.append(np.full(len(fr), -INF)); hi.append(np.zeros(len(fr))); nrow += len(fr)
-    r, c, v = (np.concatenate(t) for t in (rows, cols, vals))
-    keep = v != 0
-    r, c, v = r[keep], c[keep], v[keep]
-    order = np.lexsort((r, c))
-    r, c, v = r[order], c[order], v[order]
     cost = np.zeros(ncol)
     cost[ou:ou + I] = P.pen
     cost[oy:oy + nC] = inst.cost[cfg]
@@ -113,29 +109,11 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
     chi = np.ones(ncol)
     chi[ou:ou + I] = inst.max_unserved
     chi[oy:oy + nC] = ymax
-    integ = np.zeros(ncol, dtype=np.int32)
-    integ[oy:] = 1
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = ncol, nrow
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, clo, chi
-    lp.row_lower_ = np.concatenate([np.asarray(t, dtype=float) for t in lo])
-    lp.row_upper_ = np.concatenate([np.asarray(t, dtype=float) for t in hi])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = r.astype(np.int32)
-    lp.a_matrix_.value_ = v
-    lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_max_nodes", int(max_nodes))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("mip_feasibility_tolerance", 1e-8)
-    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
-    for k, v in (options or {}).items():
-        h.setOptionValue(k, v)
-    h.passModel(lp)
+    integ = np.zeros(ncol, dtype=bool)
+    integ[oy:] = True
+    h = highs_model(cost, clo, chi, lo, hi, rows, cols, vals, integer=integ, options={
+        "time_limit": float(time_limit), "mip_max_nodes": int(max_nodes), "mip_rel_gap": float(mip_gap),
+        "mip_feasibility_tolerance": 1e-8, "primal_feasibility_tolerance": 1e-9, **(options or {})})
     if incumbent is not None:
         y0, x0, u0 = incumbent
         if np.all(np.isin(np.flatnonzero(y0 > 0), cfg)):
