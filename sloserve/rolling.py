@@ -82,7 +82,8 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
 
     Returns one row per (policy, window) with costs in $/h, violation fractions, re-plan time
     and churn. The first ``warmup`` windows only feed the forecast. With ``out``, rows are
-    appended as windows finish and windows already in the file are not recomputed.
+    appended as windows finish and windows already in the file are not recomputed (the first
+    window computed after a resume reports no churn: the previous plan is not stored).
     """
     from tqdm import tqdm  # plain bar: tqdm.auto would need ipywidgets inside Jupyter
     types = list(c.query_types["query_type"])
