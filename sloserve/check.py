@@ -80,10 +80,12 @@ def check_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray) ->
 
     def add(name, mask, idx_names, lhs, rhs, what):
         for n in np.flatnonzero(mask):
-            V.append(Violation(name, str(idx_names[n]), float(lhs[n]), float(rhs[n]), what(n)))
+            V.append(Violation(name, str(idx_names(n) if callable(idx_names) else idx_names[n]),
+                               float(lhs[n]), float(rhs[n]), what(n)))
 
     # domain: 0 <= x <= 1, 0 <= u <= ζ, y integer >= 0 and <= max_replicas
-    rname = np.array([f"{qn[i]},{cn[c]}" for i, c in zip(inst.route_i, inst.route_c)], dtype=object) if inst.R else np.array([])
+    def rname(r):  # route names only for violations: the checker runs inside the heuristics' loops
+        return f"{qn[inst.route_i[r]]},{cn[inst.route_c[r]]}"
     add("domain", x < -TOL, rname, -x, np.zeros_like(x), lambda n: "routing fraction is negative")
     add("domain", _leq(x, np.ones_like(x)), rname, x, np.ones_like(x), lambda n: "routing fraction exceeds 1")
     add("domain", u < -TOL, qn, -u, np.zeros_like(u), lambda n: "unserved fraction is negative")

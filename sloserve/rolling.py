@@ -104,7 +104,7 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
                                        index=False)
 
     opts = SolveOptions(time_limit_s=ro.time_limit_s, seed=ro.seed)
-    if static:
+    if static and any(("static", t) not in have for t in range(warmup, len(R))):  # resumed runs skip it
         t0 = time.perf_counter()
         peak = R[warmup:].max(axis=0) if len(R) > warmup else R.max(axis=0)
         sp = solve(with_rates(c, peak * ro.margin), ro.method, opts)
