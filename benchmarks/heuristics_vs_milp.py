@@ -26,6 +26,8 @@ from sloserve.methods import METHODS, SolveOptions, load_methods
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN heuristics_vs_milp -->", "<!-- END heuristics_vs_milp -->"
+#: MILP runs (cold and warm each) per instance, by preset: timings are noisy, the table uses the median
+DEFAULT_REPEATS = "S:3,M:3,L:2,XL:1"
 
 
 def cpu_model() -> str:
@@ -48,15 +50,37 @@ def run_method(name: str, inst, opts: SolveOptions) -> dict:
             "time_s": time.perf_counter() - t0, "plan": p}
 
 
-def one(preset: str, seed: int, milp_limit: float) -> dict:
+def parse_repeats(text: str) -> dict[str, int]:
+    """``"S:3,M:3,L:2"`` -> {"S": 3, "M": 3, "L": 2} (presets not named: 1 run)."""
+    out = {}
+    for part in filter(None, text.split(",")):
+        k, _, v = part.partition(":")
+        out[k.strip()] = max(1, int(v))
+    return out
+
+
+def one(preset: str, seed: int, milp_limit: float, repeats: int = 1) -> dict:
     inst = build_instance(compile_scenario(generate_scenario(preset, seed)))
     row = {"preset": preset, "seed": seed, "query_types": inst.I, "configs": inst.C, "routes": inst.R}
     base = SolveOptions(seed=seed)
     gh = run_method("gh", inst, base)
     agh = run_method("agh", inst, base)
-    milp = run_method("milp", inst, replace(base, time_limit_s=milp_limit))
-    warm = (run_method("milp", inst, replace(base, time_limit_s=milp_limit, warm_start=agh["plan"]))
-            if "plan" in agh else {"objective": np.nan, "bound": np.nan, "status": "n/a", "time_s": np.nan})
+    # MILP cold and warm-started from the AGH plan, interleaved, `repeats` times each (HiGHS is
+    # deterministic, so only the wall time varies): times are the median, the rest from the first run
+    colds, warms = [], []
+    for _ in range(repeats):
+        colds.append(run_method("milp", inst, replace(base, time_limit_s=milp_limit)))
+        warms.append(run_method("milp", inst, replace(base, time_limit_s=milp_limit, warm_start=agh["plan"]))
+                     if "plan" in agh else {"objective": np.nan, "bound": np.nan, "status": "n/a", "time_s": np.nan})
+    milp, warm = dict(colds[0]), dict(warms[0])
+    milp["time_s"] = float(np.median([r["time_s"] for r in colds]))
+    warm["time_s"] = float(np.median([r["time_s"] for r in warms]))
+    row["milp_runs"] = repeats
+    row["milp_times_s"] = ";".join(f"{r['time_s']:.3f}" for r in colds)
+    row["milp_warm_times_s"] = ";".join(f"{r['time_s']:.3f}" for r in warms)
+    if "plan" in warm:
+        row["milp_warm_start_accepted"] = warm["plan"].extra.get("warm_start_accepted")
+        row["milp_warm_start_objective"] = warm["plan"].extra.get("warm_start_objective")
     ref = milp["objective"] if milp["status"] == "optimal" else milp["bound"]
     for k, r in (("gh", gh), ("agh", agh), ("milp", milp), ("milp_warm", warm)):
         row[f"{k}_cost"] = r["objective"]
@@ -90,9 +114,11 @@ def table(df: pd.DataFrame) -> str:
         "AGH gap mean / max": g["agh_gap"].apply(lambda s: f"{100 * s.mean():.1f}% / {100 * s.max():.1f}%"),
         "GH time mean / max (s)": g["gh_time_s"].apply(lambda s: f"{s.mean():.3f} / {s.max():.3f}"),
         "AGH time mean / max (s)": g["agh_time_s"].apply(lambda s: f"{s.mean():.2f} / {s.max():.2f}"),
-        "MILP time mean (s)": g["milp_time_s"].apply(lambda s: f"{s.mean():.1f}"),
-        "MILP+AGH warm time mean (s)": g["milp_warm_time_s"].apply(lambda s: f"{s.mean():.1f}"),
+        "MILP time mean (s)": g["milp_time_s"].apply(lambda s: f"{s.mean():.2f}"),
+        "MILP+AGH warm time mean (s)": g["milp_warm_time_s"].apply(lambda s: f"{s.mean():.2f}"),
         "warm faster": g.apply(lambda d: f"{(d['milp_warm_time_s'] < d['milp_time_s']).sum()}/{len(d)}"),
+        "warm start accepted": g.apply(lambda d: f"{(d['milp_warm_start_accepted'] == True).sum()}/{len(d)}"  # noqa: E712
+                                       if "milp_warm_start_accepted" in d else "n/a"),
         "GH speedup (median)": g["gh_speedup"].apply(lambda s: f"{s.median():.0f}x"),
         "AGH speedup (median)": g["agh_speedup"].apply(lambda s: f"{s.median():.0f}x"),
     })
@@ -104,10 +130,15 @@ def table(df: pd.DataFrame) -> str:
 
 def write_markdown(df: pd.DataFrame, args) -> None:
     md = ROOT / "docs" / "benchmarks.md"
-    body = (f"{BEGIN}\n## GH / AGH vs the MILP\n\nMachine: {cpu_model()} ({platform.machine()}), one run; "
+    reps = ", ".join(f"{p} {n}" for p, n in parse_repeats(args.milp_repeats).items())
+    body = (f"{BEGIN}\n## GH / AGH vs the MILP\n\nMachine: {cpu_model()} ({platform.machine()}), run alone; GH and AGH "
+            f"one run each; MILP cold and AGH-warm-started interleaved, times = median of runs per instance ({reps}; "
+            f"1 elsewhere); "
             f"command: `.venv/bin/python benchmarks/heuristics_vs_milp.py --presets {args.presets} --seeds {args.seeds} "
             f"--milp-time-limit {args.milp_time_limit:g}"
-            f"{'' if args.xl_seeds is None else f' --xl-seeds {args.xl_seeds}'}`. Gap = (cost − reference)/reference, reference = MILP "
+            f"{'' if args.xl_seeds is None else f' --xl-seeds {args.xl_seeds}'}"
+            f"{'' if args.milp_repeats == DEFAULT_REPEATS else f' --milp-repeats {args.milp_repeats}'}`. "
+            f"Gap = (cost − reference)/reference, reference = MILP "
             f"optimum (or best bound at the limit). Raw rows: `docs/heuristics_vs_milp.csv`.\n\n{table(df)}\n{END}")
     text = md.read_text() if md.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
@@ -140,17 +171,22 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--milp-time-limit", type=float, default=300.0)
     ap.add_argument("--xl-seeds", type=int, default=None, help="seeds for XL (default: --seeds)")
+    ap.add_argument("--milp-repeats", default=DEFAULT_REPEATS,
+                    help=f"MILP cold/warm runs per instance by preset, median reported (default {DEFAULT_REPEATS})")
     ap.add_argument("--out", default=str(ROOT / "docs" / "heuristics_vs_milp.csv"))
     args = ap.parse_args()
     load_methods()
     rows = []
+    repeats = parse_repeats(args.milp_repeats)
     for preset in args.presets.split(","):
         for seed in range(args.xl_seeds if preset == "XL" and args.xl_seeds is not None else args.seeds):
-            r = one(preset, seed, args.milp_time_limit)
+            r = one(preset, seed, args.milp_time_limit, repeats.get(preset, 1))
             rows.append(r)
             print(f"{preset} s{seed}: GH {r['gh_cost']:.2f} ({r['gh_time_s']:.3f}s) AGH {r['agh_cost']:.2f} "
                   f"({r['agh_time_s']:.2f}s) MILP {r['milp_cost']:.2f} [{r['milp_status']}, bound {r['milp_bound']:.2f}, "
-                  f"{r['milp_time_s']:.1f}s] warm {r['milp_warm_time_s']:.1f}s", flush=True)
+                  f"{r['milp_time_s']:.1f}s] warm {r['milp_warm_time_s']:.1f}s "
+                  f"(cold {r['milp_times_s']}, warm {r['milp_warm_times_s']}, start accepted "
+                  f"{r.get('milp_warm_start_accepted')})", flush=True)
             df = pd.DataFrame(rows)
             df.to_csv(args.out, index=False, float_format="%.6g")
     write_markdown(df, args)

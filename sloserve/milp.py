@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -296,6 +298,23 @@ def set_values(m: pyo.ConcreteModel, plan: Plan) -> None:
         m.s[name].set_value(int(s[j]), skip_validation=True)
 
 
+def warm_cutoff(m: pyo.ConcreteModel, plan: Plan) -> float:
+    """The objective of the start :func:`set_values` puts on ``m`` when the checker accepts it (an
+    upper bound on the optimum, usable as a cutoff), else ``inf``. Recomputed from the instance, not
+    taken from ``plan.objective`` (a plan of another instance must not cut off this one's optimum)."""
+    from .check import check_arrays
+
+    inst = sloserve_instance(m)
+    a = arrays_from_plan(inst, plan)
+    if a.unknown:
+        return math.inf
+    y = np.minimum(np.round(a.y), inst.ymax)
+    x = np.where(y[inst.route_c] > 0, a.x, 0.0)
+    if check_arrays(inst, y, x, a.u):
+        return math.inf
+    return float(inst.objective(y, a.u, x))
+
+
 # ---- the solver seam ------------------------------------------------------------------------------
 
 #: Every solver termination condition sloserve knows, by its enum name (legacy Pyomo, APPSI and
@@ -335,6 +354,10 @@ class SolveResult:
     objective: float | None  # incumbent objective the solver reports, $/h
     bound: float | None  # proven lower bound, $/h
     runtime_s: float
+    #: HiGHS only: whether the warm start was accepted as the first incumbent (None: no warm start /
+    #: not observable with this solver), and that incumbent's objective
+    warm_start_accepted: bool | None = None
+    warm_start_objective: float | None = None
 
     @property
     def gap(self) -> float | None:
@@ -347,24 +370,50 @@ def _finite(v) -> float | None:
     return None if v is None or not math.isfinite(float(v)) else float(v)
 
 
+#: a warm start's objective is also given to HiGHS as a cutoff (``objective_bound``), slightly relaxed
+#: so that a plan of the same cost is never cut off
+WARM_CUTOFF = True
+WARM_CUTOFF_SLACK = 1e-6
+_MIP_START = re.compile(r"MIP start solution is feasible, objective value is\s+(\S+)")
+
+
 def _solve_appsi_highs(m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
+    """HiGHS via APPSI. A warm start (``warm`` = its checked objective, :func:`warm_cutoff`; None = no
+    start) is passed as a MIP start (``Highs.setSolution`` of the values :func:`set_values` put on the
+    variables) and, with ``WARM_CUTOFF`` and a finite ``warm``, as ``objective_bound``; whether HiGHS
+    accepted the start is read from its log."""
+    import tempfile
     from pyomo.contrib.appsi.solvers import Highs
 
     opt = Highs()
     opt.config.load_solution = False
     opt.config.stream_solver = bool(log)
-    opt.config.warmstart = bool(warm)
+    opt.config.warmstart = warm is not None
     if time_limit_s is not None:
         opt.config.time_limit = float(time_limit_s)
     if mip_gap is not None:
         opt.config.mip_gap = float(mip_gap)
+    options: dict[str, Any] = {}
     if threads is not None:
-        opt.highs_options = {"threads": int(threads)}
-    res = opt.solve(m)
+        options["threads"] = int(threads)
+    if warm is not None and WARM_CUTOFF and math.isfinite(warm):
+        options["objective_bound"] = float(warm) + WARM_CUTOFF_SLACK * max(1.0, abs(float(warm)))
+    opt.highs_options = options
+    extra: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if warm is not None:  # HiGHS says in its log whether it accepted the start
+            opt.config.logfile = str(Path(tmp) / "highs.log")
+        res = opt.solve(m)
+        if warm is not None:
+            opt._solver_model.setOptionValue("log_file", "")  # closes the file
+            hit = _MIP_START.search(Path(opt.config.logfile).read_text(errors="replace"))
+            extra["warm_start_accepted"] = hit is not None
+            extra["warm_start_objective"] = float(hit.group(1)) if hit else None
     has = res.best_feasible_objective is not None
     if has:
         res.solution_loader.load_vars()
-    return res.termination_condition.name, has, _finite(res.best_feasible_objective), _finite(res.best_objective_bound)
+    return (res.termination_condition.name, has, _finite(res.best_feasible_objective),
+            _finite(res.best_objective_bound), extra)
 
 
 def _solve_contrib(name, m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
@@ -379,13 +428,13 @@ def _solve_contrib(name, m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
         kw["rel_gap"] = float(mip_gap)
     if threads is not None:
         kw["threads"] = int(threads)
-    if warm and "warmstart_discrete_vars" in opt.config:
+    if warm is not None and "warmstart_discrete_vars" in opt.config:
         kw["warmstart_discrete_vars"] = True
     res = opt.solve(m, **kw)
     has = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
     if has:
         res.solution_loader.load_vars()
-    return res.termination_condition.name, has, _finite(res.incumbent_objective), _finite(res.objective_bound)
+    return res.termination_condition.name, has, _finite(res.incumbent_objective), _finite(res.objective_bound), {}
 
 
 #: option names of the legacy (executable) interfaces: time limit, relative gap, threads
@@ -398,14 +447,14 @@ def _solve_legacy(name, m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
     names = _LEGACY_OPTIONS.get(name.split("_")[0], (None, None, None))
     options = {k: v for k, v in zip(names, (time_limit_s, mip_gap, threads)) if k is not None and v is not None}
     kw: dict[str, Any] = {"tee": bool(log), "load_solutions": False, "options": options}
-    if warm and opt.warm_start_capable():
+    if warm is not None and opt.warm_start_capable():
         kw["warmstart"] = True
     res = opt.solve(m, **kw)
     has = len(res.solution) > 0
     if has:
         m.solutions.load_from(res)
     return (res.solver.termination_condition.name, has, _finite(res.problem.upper_bound),
-            _finite(res.problem.lower_bound))
+            _finite(res.problem.lower_bound), {})
 
 
 def _backend(solver: str):
@@ -436,15 +485,19 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
     if not available:
         raise InputError(None, "solver", f"solver {solver!r} is not available here; 'highs' and 'scip' "
                                          f"(pyscipopt) ship with sloserve's test extras")
+    warm = None
     if warm_start is not None:
         set_values(instance, warm_start)
+        warm = warm_cutoff(instance, warm_start)
     t0 = time.perf_counter()
-    termination, has, objective, bound = fn(instance, time_limit_s, mip_gap, threads, log, warm_start is not None)
+    termination, has, objective, bound, extra = fn(instance, time_limit_s, mip_gap, threads, log, warm)
     status = plan_status(termination, has)
     if status == "optimal" and bound is None:
         bound = objective
     return SolveResult(status=status, solver=solver, termination=termination, has_solution=has,
-                       objective=objective, bound=bound, runtime_s=time.perf_counter() - t0)
+                       objective=objective, bound=bound, runtime_s=time.perf_counter() - t0,
+                       warm_start_accepted=extra.get("warm_start_accepted"),
+                       warm_start_objective=extra.get("warm_start_objective"))
 
 
 # ---- plan --------------------------------------------------------------------------------------------
@@ -458,6 +511,9 @@ def to_plan(instance: pyo.ConcreteModel, result: SolveResult, method: str = "mil
     plan = plan_from_arrays(inst, y, x, u, method=method, status=result.status or "feasible", bound=result.bound,
                             runtime_s=result.runtime_s,
                             extra={"solver": result.solver, "termination": result.termination})
+    if result.warm_start_accepted is not None:
+        plan.extra["warm_start_accepted"] = result.warm_start_accepted
+        plan.extra["warm_start_objective"] = result.warm_start_objective
     if result.bound is not None and plan.objective is not None:
         plan.extra["gap"] = max(0.0, plan.objective - result.bound) / max(abs(plan.objective), 1e-9)
     return plan

@@ -158,8 +158,10 @@ def test_default_time_cap_and_budget_by_size():
     assert default_time_cap(xl) == 3.0
     assert default_time_cap(SimpleNamespace(R=10_000, C=1_600)) == 3.0
     assert "mip_max_improving_sols" not in agh_budget(small)["options"]
-    assert agh_budget(large)["options"]["mip_max_improving_sols"] == 2
+    assert agh_budget(large)["options"]["mip_max_improving_sols"] == 3
     assert agh_budget(xl)["options"]["mip_max_improving_sols"] == 3
+    # a short dive on L-sized instances (cheaper, leaves the restricted MILP a third solution)
+    assert agh_budget(large)["dive_steps"] < agh_budget(small)["dive_steps"] == agh_budget(xl)["dive_steps"]
 
 
 def test_time_limit_overrides_the_default_cap():

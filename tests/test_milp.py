@@ -222,6 +222,28 @@ def test_warm_start_from_any_plan():
                if c.upper is not None)
 
 
+
+def test_warm_start_from_agh_is_accepted_and_reaches_the_same_optimum():
+    """The AGH plan is HiGHS's first incumbent (read from its log) and the warm-started solve ends at
+    the cold optimum (the cutoff ``objective_bound`` = AGH cost + slack never removes it)."""
+    compiled = random_compiled(np.random.default_rng(5))
+    cold = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0)
+    assert cold.status == "optimal" and cold.warm_start_accepted is None
+    agh = methods.solve(compiled, "agh", time_limit_s=60)
+    m = milp.create_pyomo_instance(compiled)
+    warm = milp.solve_instance(m, mip_gap=0.0, warm_start=agh)
+    assert warm.status == "optimal"
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-6, abs=1e-6)
+    assert warm.warm_start_accepted is True
+    assert warm.warm_start_objective == pytest.approx(agh.objective, rel=1e-6, abs=1e-6)
+    plan = milp.to_plan(m, warm)
+    assert plan.extra["warm_start_accepted"] is True and check(build_instance(compiled), plan).ok
+    # the cutoff is the start's checked cost, not what the plan claims: a wrong claim cuts nothing off
+    assert milp.warm_cutoff(m, agh) == pytest.approx(agh.objective)
+    agh.objective = 0.0
+    again = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0, warm_start=agh)
+    assert again.objective == pytest.approx(cold.objective, rel=1e-6, abs=1e-6)
+
 # ---- diagnosis -----------------------------------------------------------------------------------
 
 def diagnosis(compiled) -> list[str]:
