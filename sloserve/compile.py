@@ -25,14 +25,24 @@ def config_id(model: str, gpu: str, precision: str, tp: int, pp: int) -> str:
     return f"{model}|{gpu}|{precision}|tp{tp}pp{pp}"
 
 
-def candidate_configs(sc: Scenario) -> pd.DataFrame:
-    """All (model, gpu, precision, tp, pp) combinations with merged catalog attributes (SI units)."""
+def scenario_gpus(sc: Scenario) -> pd.DataFrame:
+    """The scenario's GPU types: catalog rows with its overrides applied (price, and ``available``,
+    NaN = unlimited), in the scenario's order."""
     g = catalog.gpus().loc[list(sc.gpus)].reset_index(drop=True)
-    m = catalog.models().loc[list(sc.models)].reset_index(drop=True)
-    q = catalog.precisions().loc[list(sc.precisions)].reset_index(drop=True)
+    g["available"] = np.nan
     for gid, o in sc.gpu_overrides.items():
         if o.price_per_gpu_hour is not None:
             g.loc[g["gpu"] == gid, "price_per_gpu_hour"] = o.price_per_gpu_hour
+        if o.available is not None:
+            g.loc[g["gpu"] == gid, "available"] = float(o.available)
+    return g
+
+
+def candidate_configs(sc: Scenario, gpus: pd.DataFrame | None = None) -> pd.DataFrame:
+    """All (model, gpu, precision, tp, pp) combinations with merged catalog attributes (SI units)."""
+    g = scenario_gpus(sc) if gpus is None else gpus
+    m = catalog.models().loc[list(sc.models)].reset_index(drop=True)
+    q = catalog.precisions().loc[list(sc.precisions)].reset_index(drop=True)
     par = pd.DataFrame([(t, p) for t in sc.options.tp_degrees for p in sc.options.pp_degrees], columns=["tp", "pp"])
     df = (m[["model", "total_params_b", "active_params_b", "layers", "hidden_size", "num_kv_heads", "head_dim"]]
           .merge(g[["gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
@@ -81,7 +91,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
     t0 = time.perf_counter()
     opts = sc.options
     qt = query_type_frame(sc)
-    cand = candidate_configs(sc)
+    gpu_rows = scenario_gpus(sc)
+    cand = candidate_configs(sc, gpu_rows)
     cfg_out, routes = perf.evaluate(cand, qt, memory_fraction=opts.memory_fraction, max_batch=opts.max_batch,
                                     slo_mode=opts.slo_mode)
     infeasible = cfg_out.loc[~cfg_out["feasible"].astype(bool)]
@@ -91,8 +102,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
     feas = cfg_out.loc[cfg_out["feasible"].astype(bool) & cfg_out["config"].isin(used)].reset_index(drop=True)
     dropped["configs_without_route"] = int(cfg_out["feasible"].astype(bool).sum() - len(feas))
 
-    avail = {g: sc.gpu_overrides[g].available if g in sc.gpu_overrides else None for g in sc.gpus}
-    a = feas["gpu"].map(lambda g: np.nan if avail[g] is None else avail[g]).to_numpy(dtype=float)
+    a = feas["gpu"].map(gpu_rows.set_index("gpu")["available"]).to_numpy(dtype=float)
     maxrep = np.where(np.isnan(a), UNLIMITED_REPLICAS, np.floor(np.nan_to_num(a) / feas["gpus"].to_numpy()))
     configs = feas[["config", "model", "gpu", "precision", "tp", "pp", "gpus", "cost_per_hour", "kv_bytes"]].copy()
     configs["max_replicas"] = maxrep.astype(np.int64)
@@ -111,11 +121,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
     without = sorted(set(qt["query_type"]) - set(routes["query_type"]))
     dropped["query_types_without_route"] = without
 
-    gpus = pd.DataFrame({"gpu": list(sc.gpus), "available": [avail[g] for g in sc.gpus]})
-    gpus["available"] = pd.to_numeric(gpus["available"], errors="coerce").astype(float)
-    gprice = catalog.gpus()["price_per_gpu_hour"]
-    gpus["price_per_gpu_hour"] = [sc.gpu_overrides[g].price_per_gpu_hour if g in sc.gpu_overrides and
-                                  sc.gpu_overrides[g].price_per_gpu_hour is not None else float(gprice[g]) for g in sc.gpus]
+    gpus = gpu_rows[["gpu", "available", "price_per_gpu_hour"]].copy()
     models = pd.DataFrame({"model": list(sc.models), "fixed_cost_per_hour": [sc.model_fixed_cost.get(m, 0.0) for m in sc.models]})
     options = Options(budget_per_hour=opts.budget_per_hour, utilization_cap=opts.utilization_cap,
                       one_parallelism_per_deployment=opts.one_parallelism_per_deployment,
