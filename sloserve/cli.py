@@ -92,17 +92,15 @@ def cmd_compile(args) -> int:
 
 
 def _solve_and_write(args, problem_path: str) -> int:
-    from .check import check
     from .instance import build_instance
     from .methods import solve
     c = _load(problem_path)
     inst = build_instance(c)
-    plan = solve(inst, args.method, _solve_opts(args))
+    plan = solve(inst, args.method, _solve_opts(args))  # checked there: a rejected plan never gets here
     plan.to_json(args.out)
     _report_plan(inst, plan)
-    res = check(inst, plan)
-    print(f"\nchecker: {'every constraint holds' if res.ok else 'VIOLATIONS'}; plan written to {args.out}")
-    return EXIT_OK if res.ok else EXIT_INFEASIBLE
+    print(f"\nchecker: every constraint holds; plan written to {args.out}")
+    return EXIT_OK
 
 
 def cmd_solve(args) -> int:
