@@ -68,13 +68,13 @@ def evaluate_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray,
         broken = (inst.ttft * f > np.nan_to_num(ttft_slo[i], nan=np.inf)) | (inst.tpot * f > np.nan_to_num(tpot_slo[i], nan=np.inf))
         if per_route:
             broken |= inst.e2e * f > np.nan_to_num(e2e_slo[i], nan=np.inf)
+    served = np.bincount(i, weights=x, minlength=inst.I)  # routed fraction per type
     slo_viol = np.bincount(i, weights=x * broken, minlength=inst.I)
     late = np.zeros(inst.I, dtype=bool)
     if not per_route:  # mean mode: a type whose mean e2e now exceeds its SLO has all its served traffic late
-        served = np.maximum(np.bincount(i, weights=x, minlength=inst.I), 1e-300)
-        mean_e2e = np.bincount(i, weights=x * inst.e2e * f, minlength=inst.I) / served
+        mean_e2e = np.bincount(i, weights=x * inst.e2e * f, minlength=inst.I) / np.maximum(served, 1e-300)
         late = np.isfinite(e2e_slo) & (mean_e2e > e2e_slo)
-        slo_viol = np.where(late, np.bincount(i, weights=x, minlength=inst.I), slo_viol)
+        slo_viol = np.where(late, served, slo_viol)
 
     # capacity and KV memory at 100% busy: overflow fraction per configuration, shared by its routes
     busy = np.bincount(inst.route_c, weights=lam[i] * x * f / inst.mu, minlength=inst.C)
@@ -89,7 +89,6 @@ def evaluate_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray,
     beyond = np.bincount(i, weights=x * overflow_c[inst.route_c], minlength=inst.I)
 
     err_served = np.bincount(i, weights=x * np.clip(inst.error * f, 0, 1), minlength=inst.I)
-    served = np.bincount(i, weights=x, minlength=inst.I)
     mean_err = np.divide(err_served, served, out=np.zeros(inst.I), where=served > 0)
     err_ok = mean_err <= inst.max_error * (1 + 1e-9)
 
