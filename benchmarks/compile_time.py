@@ -8,13 +8,14 @@ the share spent in the performance model, and the ratio to the 2-second target.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 from sloserve import perf
 from sloserve.compile import compile_scenario
 from sloserve.generate import PRESETS, generate_scenario
+
+from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
 
 TARGET_S = 2.0
 
@@ -24,8 +25,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.processor())
-    print(f"machine: {cpu}, {platform.python_implementation()} {platform.python_version()}")
+    print(f"machine: {describe()}")
     print(f"{'preset':6} {'types':>5} {'configs':>8} {'routes':>8} {'compile s':>10} {'perf s':>8} {'vs 2 s target':>14}")
     orig = perf.evaluate
     for preset in PRESETS:

@@ -24,20 +24,12 @@ from sloserve.generate import generate_scenario
 from sloserve.instance import build_instance
 from sloserve.methods import METHODS, SolveOptions, load_methods
 
+from machine import cpu_model  # benchmarks/machine.py (this script's folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN heuristics_vs_milp -->", "<!-- END heuristics_vs_milp -->"
 #: MILP runs (cold and warm each) per instance, by preset: timings are noisy, the table uses the median
 DEFAULT_REPEATS = "S:3,M:3,L:2,XL:1"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run_method(name: str, inst, opts: SolveOptions) -> dict:

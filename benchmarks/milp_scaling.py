@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import re
 import time
 from importlib.metadata import version
@@ -27,21 +25,14 @@ from sloserve.compile import compile_scenario  # noqa: E402
 from sloserve.generate import generate_scenario  # noqa: E402
 from sloserve.instance import build_instance  # noqa: E402
 
+from machine import describe  # noqa: E402  benchmarks/machine.py
+
 BEGIN, END = "<!-- BEGIN milp_scaling -->", "<!-- END milp_scaling -->"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical cores; Python {platform.python_version()}, "
-            f"Pyomo {version('pyomo')}, highspy {version('highspy')}")
+    return f"{describe()}, Pyomo {version('pyomo')}, highspy {version('highspy')}"
 
 
 def run_one(preset: str, seed: int, time_limit_s: float, threads: int | None) -> dict:

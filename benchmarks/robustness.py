@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +24,10 @@ from sloserve import build_instance, check, compile_scenario, default_scenario, 
 from sloserve import rolling, stress
 from sloserve.errors import InfeasibleError
 
+from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "robustness.md"
 FACTORS = (1.0, 1.2, 1.5)
-
-
-def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-               platform.processor())
-    return f"{cpu}, {platform.python_implementation()} {platform.python_version()}"
 
 
 def stress_study(name: str, sc, methods, draws: int, milp_limit: float) -> pd.DataFrame:
@@ -99,7 +94,7 @@ def main() -> None:
         "# Robustness: stress tests and rolling horizon",
         "",
         f"Produced by `python benchmarks/robustness.py --presets {args.presets} --draws {args.draws}` on "
-        f"{dt.date.today()}, {machine()}.",
+        f"{dt.date.today()}, {describe()}.",
         "",
         "## Stress: delays and error rates × s (plans fixed)",
         "",

@@ -10,7 +10,6 @@ import importlib
 import os
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
