@@ -1,7 +1,6 @@
 """Every notebook in notebooks/ runs top to bottom (Jupyter-first: notebooks are product)."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
