@@ -5,7 +5,7 @@
 Writes a synthetic week-long-style CSV (``TIMESTAMP,ContextTokens,GeneratedTokens``, timestamps
 ``2024-05-10 00:00:00.009930+00:00``, some without fractional seconds) into a temporary
 directory (in a child process, so its memory does not count), then loads it with
-``sloserve.trace.load_trace`` (chunked) and calibrates it, printing wall time, the peak of
+``sloserve.traces.trace.load_trace`` (chunked) and calibrates it, printing wall time, the peak of
 traced Python/numpy allocations per phase (tracemalloc) and the process's peak RSS.
 """
 from __future__ import annotations
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = int(args.rows)
 
-    from sloserve.calibrate import calibration_table
-    from sloserve.trace import load_trace
+    from sloserve.traces.calibrate import calibration_table
+    from sloserve.traces.trace import load_trace
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(args.keep) if args.keep else Path(tmp)

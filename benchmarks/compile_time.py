@@ -11,9 +11,9 @@ import argparse
 import statistics
 import time
 
-from sloserve import perf
-from sloserve.compile import compile_scenario
-from sloserve.generate import PRESETS, generate_scenario
+from sloserve.model import perf
+from sloserve.model.compile import compile_scenario
+from sloserve.model.generate import PRESETS, generate_scenario
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
 

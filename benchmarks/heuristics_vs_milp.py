@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sloserve.compile import compile_scenario
+from sloserve.model.compile import compile_scenario
 from sloserve.errors import InfeasibleError
-from sloserve.generate import generate_scenario
-from sloserve.instance import build_instance
-from sloserve.methods import METHODS, SolveOptions, load_methods
+from sloserve.model.generate import generate_scenario
+from sloserve.problem.instance import build_instance
+from sloserve.solvers.methods import METHODS, SolveOptions, load_methods
 
 from machine import cpu_model  # benchmarks/machine.py (this script's folder is on sys.path)
 
@@ -35,7 +35,7 @@ DEFAULT_REPEATS = "S:3,M:3,L:2,XL:1"
 def run_method(name: str, inst, opts: SolveOptions) -> dict:
     t0 = time.perf_counter()
     try:
-        p = METHODS[name].fn(inst, opts)
+        p = METHODS.get(name)(inst, opts)
     except InfeasibleError:
         return {"objective": np.nan, "bound": np.nan, "status": "infeasible", "time_s": time.perf_counter() - t0}
     return {"objective": p.objective, "bound": p.bound if p.bound is not None else np.nan, "status": p.status,

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the source tree,
 import pyomo.environ as pyo  # noqa: E402
 
 from sloserve import milp  # noqa: E402
-from sloserve.compile import compile_scenario  # noqa: E402
-from sloserve.generate import generate_scenario  # noqa: E402
-from sloserve.instance import build_instance  # noqa: E402
+from sloserve.model.compile import compile_scenario  # noqa: E402
+from sloserve.model.generate import generate_scenario  # noqa: E402
+from sloserve.problem.instance import build_instance  # noqa: E402
 
 from machine import describe  # noqa: E402  benchmarks/machine.py
 

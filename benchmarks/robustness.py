@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from sloserve import build_instance, check, compile_scenario, default_scenario, generate_scenario, solve
-from sloserve import rolling, stress
+from sloserve.evaluate import rolling, stress
 from sloserve.errors import InfeasibleError
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
@@ -63,7 +63,7 @@ def main() -> None:
         frames.append(stress_study(f"gen-{p}-s0", generate_scenario(p, 0), methods, args.draws, args.milp_time_limit))
     st = pd.concat(frames, ignore_index=True)
 
-    from sloserve.trace import default_trace_dir, load_traces
+    from sloserve.traces.trace import default_trace_dir, load_traces
     tdir = Path(args.trace_dir) if args.trace_dir else default_trace_dir()
     trace = load_traces([tdir / "AzureLLMInferenceTrace_code.csv", tdir / "AzureLLMInferenceTrace_conv.csv"], progress=False)
     rates = rolling.rates_per_window(trace, "5min", types_per_service=3)

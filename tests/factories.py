@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
-from sloserve.tables import Compiled, Options
+from sloserve.problem.tables import Compiled, Options
 
 
 def make_compiled(query_types: list[dict], configs: list[dict], routes: list[dict], *, gpus: dict | None = None,

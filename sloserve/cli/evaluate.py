@@ -1,0 +1,102 @@
+"""Commands that put fixed plans in another world: ``stress`` and ``rolling``."""
+from __future__ import annotations
+
+import argparse
+
+from .plan import load_problem
+
+
+def add_commands(sub) -> None:
+    _add_stress(sub)
+    _add_rolling(sub)
+
+
+def cmd_stress(args) -> int:
+    import pandas as pd
+
+    from ..evaluate.stress import stress_table
+    from ..problem.instance import build_instance
+    from ..solvers.methods import SolveOptions, solve
+    c = load_problem(args.problem)
+    inst = build_instance(c)
+    plans = {}
+    for m in args.methods.split(","):
+        plans[m] = solve(inst, m, SolveOptions(time_limit_s=args.time_limit, seed=args.seed))
+    factors = [float(v) for v in args.factors.split(",")]
+    t = stress_table(inst, plans, factors, demand=args.demand, draws=args.draws, seed=args.seed)
+    summary = t.groupby(["method", "mode", "s"], as_index=False)[
+        ["slo_violating", "beyond_capacity", "infra_cost_per_hour", "penalty_per_hour", "total_cost_per_hour"]].mean()
+    with pd.option_context("display.width", 200, "display.float_format", lambda v: f"{v:.4g}"):
+        print(summary.to_string(index=False))
+    if args.out:
+        t.to_csv(args.out, index=False)
+        print(f"\nwritten to {args.out}")
+    return 0
+
+
+def _add_stress(sub) -> None:
+    p = sub.add_parser("stress", help="stress-test plans: inflate delays, errors and demand",
+                       description="Solve with each method, then evaluate each fixed plan with route delays and "
+                                   "error rates inflated by s (uniform and random per route) and demand by --demand.")
+    p.add_argument("problem", help="a scenario YAML file or a compiled directory")
+    p.add_argument("--methods", default="milp,gh,agh", help="comma-separated methods (default milp,gh,agh)")
+    p.add_argument("--factors", default="1.0,1.1,1.2,1.3,1.4,1.5", help="inflation factors s")
+    p.add_argument("--demand", type=float, default=1.0, help="demand factor d")
+    p.add_argument("--draws", type=int, default=5, help="random draws per factor")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=float, default=60.0, help="solver time limit per method, s")
+    p.add_argument("--out", default=None, help="CSV of every (method, mode, s, draw)")
+    p.set_defaults(func=cmd_stress)
+
+
+def cmd_rolling(args) -> int:
+    import pandas as pd
+
+    from ..evaluate.rolling import RollingOptions, horizon_summary, rates_per_window, rolling_horizon
+    from ..traces.calibrate import calibrate
+    from ..model.compile import compile_scenario
+    from ..model.scenario import load_scenario, scenario_from_dict
+    from ..traces.trace import load_traces, resolve_trace
+    paths = [resolve_trace(t, args.trace_dir, download=not args.no_download) for t in args.traces]
+    trace = load_traces(paths, progress=args.progress)
+    rates = rates_per_window(trace, args.window, types_per_service=args.types_per_service, seed=args.seed)
+    if args.scenario:
+        sc = load_scenario(args.scenario)
+    else:
+        sc = scenario_from_dict(calibrate(trace, window=args.window, statistic="mean",
+                                          types_per_service=args.types_per_service, seed=args.seed,
+                                          name="rolling"), "calibrated from " + ", ".join(p.name for p in paths))
+    ro = RollingOptions(method=args.method, forecast=args.forecast, alpha=args.alpha, season=args.season,
+                        margin=args.margin, time_limit_s=args.time_limit, switching_cost=args.switching_cost,
+                        seed=args.seed)
+    df = rolling_horizon(compile_scenario(sc), rates, ro, warmup=args.warmup, out=args.out, progress=args.progress)
+    with pd.option_context("display.width", 200, "display.float_format", lambda v: f"{v:.4g}"):
+        print(horizon_summary(df).to_string(index=False))
+    if args.out:
+        print(f"\nper-window results in {args.out}")
+    return 0
+
+
+def _add_rolling(sub) -> None:
+    p = sub.add_parser("rolling", help="rolling-horizon re-planning over a trace vs a static peak plan",
+                       description="Per window: forecast each query type's rate, re-plan, and evaluate against the "
+                                   "traffic that arrived; compare with a static plan provisioned for the peak window. "
+                                   "Finished windows are appended to --out, and a rerun resumes from it.")
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="trace CSV files or known trace keys")
+    p.add_argument("--scenario", default=None, help="scenario whose query types match the trace's (default: calibrate one)")
+    p.add_argument("--window", default="5min", help="window length (default 5min)")
+    p.add_argument("--types-per-service", type=int, default=3)
+    p.add_argument("--method", default="agh", help="re-planning method (default agh)")
+    p.add_argument("--forecast", default="ewma", choices=("last", "ewma", "seasonal"))
+    p.add_argument("--alpha", type=float, default=0.5, help="EWMA weight of the newest window")
+    p.add_argument("--season", type=int, default=0, help="windows per season for --forecast seasonal")
+    p.add_argument("--margin", type=float, default=1.0, help="provision forecast x margin")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per re-plan (default: the method's own)")
+    p.add_argument("--switching-cost", type=float, default=0.0, help="$ per GPU added or removed")
+    p.add_argument("--warmup", type=int, default=1, help="windows used only for the first forecast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trace-dir", default=None)
+    p.add_argument("--no-download", action="store_true")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--out", default=None, help="CSV appended window by window (resumable)")
+    p.set_defaults(func=cmd_rolling)

@@ -1,0 +1,151 @@
+"""Commands of the planning pipeline: ``compile``, ``solve``, ``check``, ``plan`` and ``methods``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..errors import EXIT_INFEASIBLE, EXIT_OK
+
+PROBLEM_HELP = "a scenario YAML file or a directory written by `sloserve compile`"
+METHOD_HELP = "solution method (`sloserve methods` lists them)"
+
+
+def print_frame(title: str, df, out=None) -> None:
+    import pandas as pd
+    out = out or sys.stdout
+    print(f"\n{title}", file=out)
+    if df.empty:
+        print("  (none)", file=out)
+        return
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
+                           "display.float_format", lambda v: f"{v:.4g}"):
+        print(df.to_string(index=False), file=out)
+
+
+def load_problem(path: str):
+    """A scenario YAML or compiled directory -> compiled tables (imports the model only when run)."""
+    from ..model import compile as _compile
+    return _compile.load_problem(path)
+
+
+def _solve_opts(args):
+    from ..solvers.methods import SolveOptions
+    from ..problem.plan import Plan
+    warm = Plan.read(args.warm_start) if getattr(args, "warm_start", None) else None
+    return SolveOptions(time_limit_s=args.time_limit, mip_gap=args.gap, threads=args.threads, solver=args.solver,
+                        seed=args.seed, log=args.log, warm_start=warm)
+
+
+def _add_solve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="milp", help=METHOD_HELP + " (default milp)")
+    p.add_argument("--solver", default="highs", help="Pyomo solver name for MILP methods (default highs; e.g. scip, cbc, gurobi)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
+    p.add_argument("--gap", type=float, default=None, metavar="REL", help="relative MIP gap to stop at (e.g. 0.01)")
+    p.add_argument("--threads", type=int, default=None, help="solver threads")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the heuristics")
+    p.add_argument("--warm-start", default=None, metavar="PLAN", help="plan.json to warm-start from")
+    p.add_argument("--log", action="store_true", help="show the solver log")
+    p.add_argument("--out", default="plan.json", help="where to write the plan (default plan.json)")
+
+
+def _report_plan(inst, plan, out=None) -> None:
+    out = out or sys.stdout
+    from ..problem.plan import replicas_frame, summary_frame
+    gap = plan.extra.get("gap")
+    print(f"{plan.method} on {plan.scenario}: status {plan.status}, cost {plan.objective:.2f} $/h"
+          + (f", bound {plan.bound:.2f}" if plan.bound is not None else "")
+          + (f", gap {gap:.2%}" if isinstance(gap, (int, float)) else "")
+          + f", {plan.runtime_s:.2f} s", file=out)
+    rep = replicas_frame(inst, plan)
+    print_frame("replicas", rep.drop(columns=["config"]), out)
+    s = summary_frame(inst, plan)
+    cols = ["query_type", "rate_rps", "served", "unserved", "ttft_s_max", "ttft_slo_s", "tpot_s_max", "tpot_slo_s",
+            "e2e_s_mean", "e2e_slo_s", "error_mean", "max_error"]
+    print_frame("query types (latency of the worst route used, mean error of served traffic)", s[cols], out)
+    print(f"\nGPUs: {int(rep['gpus'].sum()) if len(rep) else 0}  ({', '.join(f'{g}: {n}' for g, n in rep.groupby('gpu')['gpus'].sum().items())})", file=out)
+
+
+def cmd_compile(args) -> int:
+    from ..model.compile import compile_scenario, dropped_report
+    from ..model.scenario import load_scenario
+    from ..problem.tables import write_compiled
+    t0 = time.perf_counter()
+    c = compile_scenario(load_scenario(args.scenario))
+    out = write_compiled(c, args.out)
+    print(f"{c.summary()}; compiled in {time.perf_counter() - t0:.2f} s -> {out}/")
+    for line in dropped_report(c):
+        print(line)
+    return EXIT_OK
+
+
+def _solve_and_write(args, problem_path: str) -> int:
+    from ..problem.instance import build_instance
+    from ..solvers.methods import solve
+    c = load_problem(problem_path)
+    inst = build_instance(c)
+    plan = solve(inst, args.method, _solve_opts(args))  # checked there: a rejected plan never gets here
+    plan.to_json(args.out)
+    _report_plan(inst, plan)
+    print(f"\nchecker: every constraint holds; plan written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_solve(args) -> int:
+    return _solve_and_write(args, args.problem)
+
+
+def cmd_plan(args) -> int:
+    from ..model.scenario import default_scenario_path
+    path = args.scenario or str(default_scenario_path())
+    print(f"scenario: {path}")
+    return _solve_and_write(args, path)
+
+
+def cmd_check(args) -> int:
+    from ..checker import check
+    from ..problem.instance import build_instance
+    from ..problem.plan import Plan
+    inst = build_instance(load_problem(args.problem))
+    res = check(inst, Plan.read(args.plan))
+    print(res.report())
+    return EXIT_OK if res.ok else EXIT_INFEASIBLE
+
+
+def cmd_methods(args) -> int:
+    from ..solvers.methods import load_methods
+    for m in load_methods().entries():
+        print(f"{m.name:10s} {m.help}")
+    return EXIT_OK
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("compile", help="compile a scenario into the tables every solver reads",
+                       description="Run the performance model once and write query_types.csv, configs.csv, routes.csv, "
+                                   "gpus.csv, models.csv and scenario.json (docs/formulation.md §2).")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("solve", help="solve a scenario or compiled directory and write plan.json",
+                       description="Solve with a registered method; the plan is verified by the independent checker.")
+    p.add_argument("problem", help=PROBLEM_HELP)
+    _add_solve_flags(p)
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("check", help="verify a plan against every constraint (no solver)",
+                       description="Verify every constraint of the formulation, recompute the objective, "
+                                   "exit 1 listing each violated constraint with its numbers.")
+    p.add_argument("problem", help=PROBLEM_HELP)
+    p.add_argument("plan", help="plan.json")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("plan", help="the main job: compile, solve, check and print a plan (default: the embedded scenario)",
+                       description="Compile, solve, check and print the plan of a scenario (default: the embedded "
+                                   "Azure-calibrated scenario), writing plan.json.")
+    p.add_argument("scenario", nargs="?", default=None, help="scenario YAML (default: the embedded default scenario)")
+    _add_solve_flags(p)
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("methods", help="list the registered solution methods")
+    p.set_defaults(func=cmd_methods)

@@ -1,0 +1,39 @@
+"""Query types that no configuration can serve: the diagnosis that needs no solver.
+
+A query type without any route in the compiled tables (no configuration meets its SLOs) that may
+not be left unserved makes every method infeasible; this says so in the user's units. The MILP,
+the heuristics and the elastic diagnosis (:mod:`sloserve.solvers.milp.diagnose`) all ask here first.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InfeasibleError
+from .instance import Instance
+
+
+def _slo_text(row) -> str:
+    parts = []
+    for col, label, scale, unit in (("ttft_slo_s", "TTFT", 1.0, "s"), ("tpot_slo_s", "TPOT", 1e3, "ms"),
+                                    ("e2e_slo_s", "E2E", 1.0, "s")):
+        v = row.get(col)
+        if v is not None and math.isfinite(float(v)):
+            parts.append(f"{label} {float(v) * scale:g} {unit}")
+    return " / ".join(parts) if parts else "no latency SLO: no GPU holds its model with a KV cache"
+
+
+def unroutable_types(inst: Instance) -> list[str]:
+    """Query types with no feasible route that must be (partly) served: one line each."""
+    routed = np.bincount(inst.route_i, minlength=inst.I) > 0
+    qt = inst.compiled.query_types
+    return [f"query type {inst.query_types[i]}: no configuration meets its SLOs ({_slo_text(qt.iloc[i])})"
+            for i in range(inst.I) if not routed[i] and inst.max_unserved[i] < 1]
+
+
+def raise_if_unroutable(inst: Instance) -> None:
+    lines = unroutable_types(inst)
+    if lines:
+        raise InfeasibleError("no plan exists: some query types cannot be served at all", lines)
+

@@ -1,0 +1,68 @@
+"""The registry of solve methods; the CLI's ``--method`` choices and the panel's dropdown come from here.
+
+A method is ``fn(inst: Instance, opts: SolveOptions) -> Plan``, registered next to its code with
+``@METHODS.register("name", help=...)``. It raises :class:`~sloserve.errors.InfeasibleError`
+(with a diagnosis) when it finds no plan, and must never return a plan the checker rejects:
+:func:`solve` checks every plan before returning it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from ..checker import check
+from ..problem.instance import Instance, build_instance
+from ..problem.plan import Plan
+from ..problem.tables import Compiled
+from ..registry import Entry, Registry
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """Options every method accepts (ignore those that do not apply)."""
+
+    time_limit_s: float | None = None  # wall-clock limit, seconds
+    mip_gap: float | None = None  # relative gap at which an exact solver may stop
+    threads: int | None = None
+    solver: str = "highs"  # Pyomo solver name for MILP-based methods
+    seed: int = 0  # heuristics' random seed
+    log: bool = False  # pass the solver log through (to stderr)
+    warm_start: Plan | None = None  # initial plan for methods that accept one
+    extra: dict = field(default_factory=dict)  # method-specific knobs
+
+
+Method = Callable[[Instance, SolveOptions], Plan]
+
+#: every registered solve method
+METHODS: Registry[Method] = Registry("method")
+
+
+def register_method(name: str, help: str = ""):
+    """Decorator: ``@register_method("gh", "greedy heuristic")`` (= ``METHODS.register``)."""
+    return METHODS.register(name, help=help)
+
+
+def load_methods() -> Registry[Method]:
+    """The method registry with sloserve's own methods registered (their packages imported)."""
+    from . import heuristics, milp  # noqa: F401  (importing registers gh, agh, agh+milp, milp)
+    return METHODS
+
+
+class PlanCheckFailed(RuntimeError):
+    """A method returned a plan the checker rejects: a bug in that method, never user error."""
+
+
+def solve(problem: Compiled | Instance, method: str = "milp", opts: SolveOptions | None = None, **kw) -> Plan:
+    """Solve with a registered method and verify the plan with the independent checker."""
+    fn = load_methods().get(method)
+    opts = replace(opts or SolveOptions(), **kw)
+    inst = problem if isinstance(problem, Instance) else build_instance(problem)
+    plan = fn(inst, opts)
+    res = check(inst, plan)
+    if not res.ok:
+        raise PlanCheckFailed(f"method {method!r} produced a plan the checker rejects:\n{res.report()}")
+    plan.objective = res.objective
+    return plan
+
+
+__all__ = ["SolveOptions", "METHODS", "Method", "Entry", "register_method", "load_methods", "PlanCheckFailed", "solve"]

@@ -1,0 +1,187 @@
+"""GH and AGH on hand-built cases: the tiny optimum, a TP upgrade, a consolidation, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sloserve.checker import check_arrays
+from sloserve.problem.instance import build_instance
+from sloserve.solvers.methods import METHODS, SolveOptions, load_methods, solve
+from sloserve.solvers.heuristics import agh_arrays, gh_arrays, local_search, prepare, State
+from sloserve.solvers.heuristics.core import _add
+from sloserve.solvers.heuristics.gh import hardest_first
+
+from ..factories import make_compiled, tiny_compiled
+
+
+def test_tiny_optimum_found():
+    inst = build_instance(tiny_compiled())
+    y, x, u = gh_arrays(inst)
+    assert not check_arrays(inst, y, x, u)
+    (y, x, u), stats = agh_arrays(inst, seed=0)
+    assert not check_arrays(inst, y, x, u)
+    assert inst.objective(y, u, x) == pytest.approx(4.0)
+
+
+def test_registered_and_checked():
+    methods = load_methods()
+    assert {"gh", "agh", "agh+milp"} <= set(methods)
+    for m in ("gh", "agh"):
+        plan = solve(tiny_compiled(), m)
+        assert plan.objective == pytest.approx(4.0)
+
+
+@pytest.mark.skipif("milp" not in load_methods(), reason="sloserve.solvers.milp not available")
+def test_agh_then_milp_warm_start():
+    plan = METHODS.get("agh+milp")(build_instance(tiny_compiled()), SolveOptions(time_limit_s=30))
+    assert plan.objective == pytest.approx(4.0)
+    assert plan.extra["agh_objective"] == pytest.approx(4.0)
+
+
+def upgrade_case():
+    """A (1 rps) fits m|g at tp1 (half a replica, $1/h); B (1 rps) can use m|g only at tp2 ($2/h, 4 rps)
+    or other models at $10/h. One TP setting per deployment: the cheap plan upgrades m|g to tp2."""
+    T1, T2 = "m|g|bf16|tp1pp1", "m|g|bf16|tp2pp1"
+    cfgs = [{"config": T1, "model": "m", "gpu": "g", "tp": 1, "cost_per_hour": 1.0},
+            {"config": T2, "model": "m", "gpu": "g", "tp": 2, "cost_per_hour": 2.0},
+            {"config": "m2|g|bf16|tp1pp1", "model": "m2", "gpu": "g", "tp": 1, "cost_per_hour": 10.0},
+            {"config": "m3|g|bf16|tp1pp1", "model": "m3", "gpu": "g", "tp": 1, "cost_per_hour": 10.0}]
+    routes = [{"query_type": "A", "config": T1, "capacity_rps": 2.0},
+              {"query_type": "A", "config": T2, "capacity_rps": 4.0},
+              {"query_type": "B", "config": T2, "capacity_rps": 4.0},
+              {"query_type": "B", "config": "m2|g|bf16|tp1pp1", "capacity_rps": 4.0},
+              {"query_type": "B", "config": "m3|g|bf16|tp1pp1", "capacity_rps": 4.0}]
+    qts = [{"query_type": "A", "rate_rps": 1.0}, {"query_type": "B", "rate_rps": 1.0}]
+    return make_compiled(qts, cfgs, routes, utilization_cap=1.0, one_parallelism_per_deployment=True)
+
+
+def test_gh_makes_the_tp_upgrade():
+    inst = build_instance(upgrade_case())
+    assert list(hardest_first(prepare(inst))) == [0, 1]  # A is placed first, at tp1
+    y, x, u = gh_arrays(inst)
+    assert not check_arrays(inst, y, x, u)
+    assert list(y) == [0, 1, 0, 0]  # upgraded to tp2, carrying both types
+    assert inst.objective(y, u, x) == pytest.approx(2.0)
+
+
+def consolidation_case():
+    qts = [{"query_type": "A", "rate_rps": 1.0}, {"query_type": "B", "rate_rps": 1.0}]
+    cfgs = [{"config": "x|g|bf16|tp1pp1", "model": "x", "gpu": "g", "cost_per_hour": 1.0},
+            {"config": "y|g|bf16|tp1pp1", "model": "y", "gpu": "g", "cost_per_hour": 1.0}]
+    routes = [{"query_type": q, "config": c["config"], "capacity_rps": 2.0} for q in ("A", "B") for c in cfgs]
+    return make_compiled(qts, cfgs, routes, utilization_cap=1.0)
+
+
+def test_agh_consolidates_two_half_empty_configurations():
+    inst = build_instance(consolidation_case())
+    P = prepare(inst)
+    st = State(P)
+    _add(P, st, inst.route_index[("A", "x|g|bf16|tp1pp1")], 1.0)
+    _add(P, st, inst.route_index[("B", "y|g|bf16|tp1pp1")], 1.0)
+    st.rem[:] = 0.0
+    assert st.objective(P) == pytest.approx(2.0)
+    best, kept = local_search(P, st, np.arange(inst.I))
+    assert kept >= 1
+    assert best.objective(P) == pytest.approx(1.0)
+    assert (best.y > 0).sum() == 1
+
+
+def test_agh_deterministic_for_a_seed():
+    from ..factories import random_compiled
+    inst = build_instance(random_compiled(np.random.default_rng(7), 4, 3, 2))
+    (a, _), (b, _) = agh_arrays(inst, seed=3, time_cap_s=60), agh_arrays(inst, seed=3, time_cap_s=60)
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p, q)
+
+
+def two_row_mix_case(max_error: float = 0.12):
+    """One type whose error and mean-delay limits are met only by a mix: route a is exact but slow,
+    route b fast but inaccurate; x_a ∈ [0.4, 0.6] meets both rows (max_error 0.12, e2e SLO 12 s)."""
+    A, B = "a|g|bf16|tp1pp1", "b|g|bf16|tp1pp1"
+    return make_compiled(
+        [{"query_type": "q", "rate_rps": 1.0, "max_error": max_error, "e2e_slo_s": 12.0}],
+        [{"config": A, "model": "a", "gpu": "g", "cost_per_hour": 2.0},
+         {"config": B, "model": "b", "gpu": "g", "cost_per_hour": 1.0}],
+        [{"query_type": "q", "config": A, "capacity_rps": 2.0, "error": 0.0, "e2e_s": 20.0},
+         {"query_type": "q", "config": B, "capacity_rps": 2.0, "error": 0.2, "e2e_s": 0.5}],
+        utilization_cap=1.0, slo_mode="mean")
+
+
+def test_gh_falls_back_to_lp_rounding_when_the_greedy_is_stuck():
+    from sloserve.errors import InfeasibleError
+    from sloserve.solvers.heuristics import greedy
+    inst = build_instance(two_row_mix_case())
+    P = prepare(inst)
+    with pytest.raises(InfeasibleError):
+        greedy(P)  # neither route meets both rows alone: the one-pass greedy gets stuck
+    info = {}
+    y, x, u = gh_arrays(inst, info=info)
+    assert not check_arrays(inst, y, x, u)
+    assert info["fallback"] in ("dive", "restricted_mip")
+    assert inst.objective(y, u, x) == pytest.approx(3.0)
+    plan = solve(two_row_mix_case(), "gh")
+    assert plan.extra["gh"]["fallback"] == info["fallback"]
+
+
+def test_infeasible_when_the_lp_relaxation_is():
+    from sloserve.errors import InfeasibleError
+    from sloserve.solvers.heuristics.lp import lower_bound
+    inst = build_instance(two_row_mix_case(max_error=0.05))  # x_a ≥ 0.75 for error, ≤ 0.6 for delay
+    assert not lower_bound(prepare(inst)).ok
+    for fn in (gh_arrays, lambda i: agh_arrays(i, seed=0)):
+        with pytest.raises(InfeasibleError) as e:
+            fn(inst)
+        assert any("LP relaxation" in d for d in e.value.diagnosis)
+
+
+def test_lp_relaxation_is_a_lower_bound_and_column_generation_is_exact():
+    from sloserve.solvers.heuristics.lp import RelaxedLP
+    from ..factories import random_compiled
+    for seed in range(5):
+        inst = build_instance(random_compiled(np.random.default_rng(seed), 4, 3, 2))
+        P = prepare(inst)
+        cg = RelaxedLP(P).solve()
+        full = RelaxedLP(P, column_generation=False).solve()
+        assert cg.ok == full.ok
+        if not full.ok:
+            continue
+        assert cg.objective == pytest.approx(full.objective, rel=1e-7, abs=1e-9)
+        (y, x, u), stats = agh_arrays(inst, seed=0, time_cap_s=60)
+        assert stats["lp_bound"] <= inst.objective(y, u, x) + 1e-7
+
+
+def test_default_time_cap_and_budget_by_size():
+    from types import SimpleNamespace
+    from sloserve.solvers.heuristics import agh_budget, default_time_cap
+    small, large, xl = (SimpleNamespace(R=r, C=c) for r, c in ((2_000, 300), (34_000, 1_300), (89_000, 1_665)))
+    assert default_time_cap(small) == default_time_cap(large) == 1.0
+    assert default_time_cap(xl) == 3.0
+    assert default_time_cap(SimpleNamespace(R=10_000, C=1_600)) == 3.0
+    assert "mip_max_improving_sols" not in agh_budget(small)["options"]
+    assert agh_budget(large)["options"]["mip_max_improving_sols"] == 3
+    assert agh_budget(xl)["options"]["mip_max_improving_sols"] == 3
+    # a short dive on L-sized instances (cheaper, leaves the restricted MILP a third solution)
+    assert agh_budget(large)["dive_steps"] < agh_budget(small)["dive_steps"] == agh_budget(xl)["dive_steps"]
+
+
+def test_time_limit_overrides_the_default_cap():
+    plan = METHODS.get("agh")(build_instance(tiny_compiled()), SolveOptions(time_limit_s=60))
+    assert plan.objective == pytest.approx(4.0)
+    assert plan.extra["agh"]["stopped_by"] == "budget"
+
+
+def test_candidates_include_the_cheapest_whole_replica_configuration():
+    """Type B (0.1 rps) is served alone most cheaply in whole replicas by "big" ($3/h for one replica)
+    although its pro-rata price ranks it last; the per-type pick puts it among the candidates."""
+    from sloserve.solvers.heuristics.submip import candidate_configs
+    qts = [{"query_type": "A", "rate_rps": 1.0}, {"query_type": "B", "rate_rps": 0.1}]
+    cfgs = [{"config": f"m{k}|g|bf16|tp1pp1", "model": f"m{k}", "gpu": "g", "cost_per_hour": 1.0} for k in range(4)]
+    cfgs.append({"config": "big|g|bf16|tp1pp1", "model": "big", "gpu": "g", "cost_per_hour": 3.0})
+    routes = [{"query_type": "A", "config": c["config"], "capacity_rps": 1.0} for c in cfgs[:4]]
+    routes += [{"query_type": "B", "config": c["config"], "capacity_rps": 0.01} for c in cfgs[:4]]  # 10 replicas
+    routes.append({"query_type": "B", "config": "big|g|bf16|tp1pp1", "capacity_rps": 0.1})
+    inst = build_instance(make_compiled(qts, cfgs, routes, utilization_cap=1.0))
+    P = prepare(inst)
+    big = inst.config_index["big|g|bf16|tp1pp1"]
+    assert big in candidate_configs(P, [np.array([0])], None, 2, per_type=1)
+    assert big not in candidate_configs(P, [np.array([0])], None, 2, per_type=0)
