@@ -113,6 +113,9 @@ def compile_scenario(sc: Scenario) -> Compiled:
     keep = configs["max_replicas"] > 0
     dropped["configs_unavailable"] = int((~keep).sum())
     configs = configs.loc[keep].reset_index(drop=True)
+    kept = feas.loc[keep.to_numpy()].reset_index(drop=True)
+    config_perf = perf.step_coefficients(kept, kept["weight_bytes"], perf.weight_bytes(kept["active_params"],
+                                         kept["bytes_per_weight"]), kept["kv_bytes_per_token"])
 
     routes = routes.loc[routes["config"].isin(set(configs["config"]))].reset_index(drop=True)
     routes.insert(5, "error", route_errors(routes, qt, configs))
@@ -130,7 +133,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
              "tp_degrees": list(opts.tp_degrees), "pp_degrees": list(opts.pp_degrees), "max_batch": opts.max_batch,
              "memory_fraction": opts.memory_fraction}
     return Compiled(name=sc.name, query_types=qt, configs=configs, routes=routes, gpus=gpus, models=models,
-                    options=options, extra=extra)
+                    options=options, extra=extra, config_perf=config_perf)
 
 
 def load_problem(path: str | Path) -> Compiled:

@@ -407,3 +407,59 @@ def _routes(fc: pd.DataFrame, W, Wa, kappa, kv, query_types: pd.DataFrame, *, ma
         "ttft_s": ttft, "tpot_s": tau, "e2e_s": e2e, "capacity_rps": cap, "kv_byte_seconds": omega,
         "design_batch": bs.astype(np.int64),
     })
+
+
+# ---------------------------------------------------------------------------------------------
+# step-time coefficients: the interchange a request-level simulator reads (config_perf table)
+# ---------------------------------------------------------------------------------------------
+#: columns of the ``config_perf`` table, in order (units in docs/formulation.md §2)
+STEP_COLUMNS = ("weight_read_s", "active_weight_read_s", "kv_read_s_per_token", "decode_compute_s_per_seq",
+                "prefill_compute_s_per_token", "attention_compute_s_per_pair", "comm_s_per_pass",
+                "comm_s_per_token", "step_overhead_s", "prefill_overhead_s")
+
+
+def step_coefficients(configs: pd.DataFrame, W, Wa, kappa, calibration: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per configuration, the coefficients of the two-phase model for one engine iteration [s, s/unit].
+
+    Obtained by evaluating this module's own building blocks with unit inputs, so that
+    :mod:`sloserve.problem.steptime` reproduces :func:`prefill_time_s` and :func:`decode_step_s` from
+    the table alone (a test checks every route's TTFT and TPOT):
+
+    - ``weight_read_s``: streaming every weight once (W/n at BW·η_decode), one decode pass;
+    - ``active_weight_read_s``: the active weights one micro-batch sequence touches (MoE), per sequence;
+    - ``kv_read_s_per_token``: reading one token of KV cache (κ/n at BW·η_decode);
+    - ``decode_compute_s_per_seq``: 2·P_active FLOP per decoded token at mfu_decode;
+    - ``prefill_compute_s_per_token``: 2·P_active FLOP per prefilled token at mfu_prefill;
+    - ``attention_compute_s_per_pair``: 4·L·hidden FLOP per (query token, earlier token) pair at mfu_prefill
+      (a prompt of h tokens has h²/2 pairs);
+    - ``comm_s_per_pass``, ``comm_s_per_token``: TP all-reduces and PP hand-offs of one pass (latency, and
+      per token carried);
+    - ``step_overhead_s``: fixed host/launch time of a pass (with the per-TP-worker term);
+    - ``prefill_overhead_s``: extra fixed time of a pass that prefills.
+    """
+    c = configs.reset_index(drop=True)
+    f64 = lambda col: c[col].to_numpy(dtype=float)  # noqa: E731
+    cal = _calibration_for(c["gpu"].to_numpy(dtype=object), calibration)
+    n, m = f64("tp"), f64("pp")
+    L, H, Pa = f64("layers"), f64("hidden_size"), f64("active_params")
+    F, BW, IC, gpn = f64("peak_flops"), f64("hbm_bandwidth_Bps"), f64("interconnect_Bps"), f64("gpus_per_node")
+    sf = f64("speed_factor") if "speed_factor" in c else np.ones(len(c))
+    W, Wa, kappa = (np.asarray(a, dtype=float) for a in (W, Wa, kappa))
+    zero, inf = np.zeros(len(c)), np.full(len(c), np.inf)
+    one = np.ones(len(c))
+    roof = dict(tp=n, pp=one, peak_flops=F, hbm_bandwidth_Bps=BW, eta=cal["eta_decode"], speed_factor=sf)
+    rest = dict(layers=L, hidden_size=H, tp=n, pp=m, gpus_per_node=gpn, interconnect_Bps=IC, cal=cal)
+    comm0 = _comm_per_pass_s(zero, **rest)
+    return pd.DataFrame({
+        "config": c["config"].to_numpy(dtype=object),
+        "weight_read_s": decode_roofline_s(one, zero, W, inf, 0.0, Pa, mfu=inf, **roof),
+        "active_weight_read_s": decode_roofline_s(one, zero, inf, Wa, 0.0, Pa, mfu=inf, **roof),
+        "kv_read_s_per_token": decode_roofline_s(one, one, zero, zero, kappa, Pa, mfu=inf, **roof),
+        "decode_compute_s_per_seq": compute_time_s(2.0 * Pa, n, F, cal["mfu_decode"], sf),
+        "prefill_compute_s_per_token": compute_time_s(2.0 * Pa, n, F, cal["mfu_prefill"], sf),
+        "attention_compute_s_per_pair": compute_time_s(4.0 * L * H, n, F, cal["mfu_prefill"], sf),
+        "comm_s_per_pass": comm0,
+        "comm_s_per_token": _comm_per_pass_s(one, **rest) - comm0,
+        "step_overhead_s": step_overhead_total_s(n, cal["step_overhead_s"], cal["tp_step_overhead_s"]),
+        "prefill_overhead_s": np.asarray(cal["prefill_overhead_s"], dtype=float) + zero,
+    })

@@ -77,7 +77,24 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("model", "str", "", "model j"),
         _c("fixed_cost_per_hour", "float", "$/h", "fixed cost F_j of using model j at all", minimum=0),
     ],
+    # the two-phase model's coefficients per configuration, for the time of an arbitrary iteration
+    # (sloserve.problem.steptime); optional for the planner, required by the simulator
+    "config_perf": [
+        _c("config", "str", "", "configuration c"),
+        _c("weight_read_s", "float", "s", "stream every weight once (W/n at effective HBM bandwidth)", minimum=0),
+        _c("active_weight_read_s", "float", "s/sequence", "active weights one micro-batch sequence touches (MoE)", minimum=0),
+        _c("kv_read_s_per_token", "float", "s/token", "read one token of KV cache", minimum=0),
+        _c("decode_compute_s_per_seq", "float", "s/sequence", "FLOP time of one decoded token", minimum=0),
+        _c("prefill_compute_s_per_token", "float", "s/token", "FLOP time of one prefilled token", minimum=0),
+        _c("attention_compute_s_per_pair", "float", "s/pair", "FLOP time of one (query, earlier token) attention pair", minimum=0),
+        _c("comm_s_per_pass", "float", "s", "TP all-reduce and PP hand-off latency of one pass", minimum=0),
+        _c("comm_s_per_token", "float", "s/token", "TP all-reduce and PP hand-off time per token carried", minimum=0),
+        _c("step_overhead_s", "float", "s", "fixed host and launch time of one pass", minimum=0),
+        _c("prefill_overhead_s", "float", "s", "extra fixed time of a pass that prefills", minimum=0),
+    ],
 }
+#: tables a compiled directory may lack (tables of 0.1 and of other tools): planning does not need them
+OPTIONAL_TABLES = ("config_perf",)
 
 SLO_MODES = ("per_route", "mean")
 
@@ -109,6 +126,7 @@ class Compiled:
     models: pd.DataFrame
     options: Options = field(default_factory=Options)
     extra: dict[str, Any] = field(default_factory=dict)  # provenance, dropped items, ...
+    config_perf: pd.DataFrame | None = None  # step-time coefficients (sloserve.problem.steptime); None = not compiled
 
     TABLES = ("query_types", "configs", "routes", "gpus", "models")
 
@@ -131,9 +149,10 @@ def write_compiled(c: Compiled, out_dir: str | Path) -> Path:
     """Write the tables of FORMULATION §2.2 as CSV files plus ``scenario.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in Compiled.TABLES:
+    for name in Compiled.TABLES + OPTIONAL_TABLES:
         df = c.table(name)
-        df.to_csv(out / f"{name}.csv", index=False, float_format="%.10g")
+        if df is not None:
+            df.to_csv(out / f"{name}.csv", index=False, float_format="%.10g")
     (out / "scenario.json").write_text(json.dumps(scenario_json(c), indent=2, default=_json_default) + "\n")
     return out
 
@@ -214,7 +233,7 @@ def check_references(c: Compiled, where: str = "compiled tables") -> None:
         ("routes", "config", c.configs["config"]),
         ("configs", "gpu", c.gpus["gpu"]),
         ("configs", "model", c.models["model"]),
-    ]
+    ] + ([("config_perf", "config", c.configs["config"])] if c.config_perf is not None else [])
     for table, col, allowed in refs:
         vals = c.table(table)[col]
         bad = ~vals.isin(set(allowed))
@@ -265,6 +284,14 @@ def read_compiled(path: str | Path) -> Compiled:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
             raise InputError(str(f), None, f"cannot parse CSV: {e}") from None
         tables[name] = validate_table(df, name, str(f))
+    for name in OPTIONAL_TABLES:
+        f = p / f"{name}.csv"
+        if f.exists():
+            try:
+                df = pd.read_csv(f, dtype={"config": str})
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+                raise InputError(str(f), None, f"cannot parse CSV: {e}") from None
+            tables[name] = validate_table(df, name, str(f))
     c = Compiled(name=str(meta.get("name", p.name)), options=options_from_json(meta, str(sj)), **tables,
                  extra={k: v for k, v in meta.items() if k != "name" and k not in {f.name for f in fields(Options)}})
     check_references(c, str(p))

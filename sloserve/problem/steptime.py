@@ -1,0 +1,126 @@
+"""The time of one engine iteration, from the compiled ``config_perf`` table alone.
+
+An iteration (one forward pass of a replica) processes ``prefill_tokens`` prompt tokens — whose
+attention covers ``attention_pairs`` (query token, earlier token) pairs, h²/2 for a whole prompt
+of h tokens — and one token for each of ``decode_seqs`` running sequences, whose contexts add up
+to ``context_tokens``. The coefficients are those of the two-phase performance model
+(:func:`sloserve.model.perf.step_coefficients`); this module only evaluates them, so the
+simulator, the schedulers and the offline batcher share one copy of the formulas, and a test
+checks that a lone prompt takes each route's ``ttft_s`` and a design batch each route's ``tpot_s``.
+
+Two ways to combine the work of a mixed iteration (``mode``):
+
+``sum``      prefill compute, then the decode roofline max(memory, compute), serialised, plus the
+             pass's communication and fixed overheads — vLLM-style kernels, the performance model's own;
+``overlap``  compute (prefill + decode FLOP) and memory traffic (weights + KV) overlap inside the
+             pass (NanoFlow-style): max(compute, memory) · (1 + interference) plus communication and
+             overheads. With ``interference = 0`` this is the ideal overlap.
+
+PP: with m pipeline stages, m micro-batches are in flight; a decode iteration of d sequences
+advances each of them by one token in the time one micro-batch of max(d/m, 1) sequences takes to
+cross every stage, as in :func:`sloserve.model.perf.decode_step_s`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: the coefficient columns of config_perf, all in seconds (per pass, per token, per sequence or per pair)
+COEFFICIENTS = ("weight_read_s", "active_weight_read_s", "kv_read_s_per_token", "decode_compute_s_per_seq",
+                "prefill_compute_s_per_token", "attention_compute_s_per_pair", "comm_s_per_pass",
+                "comm_s_per_token", "step_overhead_s", "prefill_overhead_s")
+MODES = ("sum", "overlap")
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """The step-time coefficients of one configuration (floats) or of many (numpy arrays)."""
+
+    pp: float | np.ndarray
+    weight_read_s: float | np.ndarray
+    active_weight_read_s: float | np.ndarray
+    kv_read_s_per_token: float | np.ndarray
+    decode_compute_s_per_seq: float | np.ndarray
+    prefill_compute_s_per_token: float | np.ndarray
+    attention_compute_s_per_pair: float | np.ndarray
+    comm_s_per_pass: float | np.ndarray
+    comm_s_per_token: float | np.ndarray
+    step_overhead_s: float | np.ndarray
+    prefill_overhead_s: float | np.ndarray
+
+    @classmethod
+    def from_table(cls, config_perf: pd.DataFrame, configs: pd.DataFrame | None = None,
+                   config: str | None = None) -> "StepTime":
+        """From the ``config_perf`` table (and ``configs`` for ``pp``); one row when ``config`` is given."""
+        t = config_perf
+        if configs is not None and "pp" not in t:
+            t = t.merge(configs[["config", "pp"]], on="config", how="left")
+        if config is not None:
+            row = t.loc[t["config"] == config]
+            if len(row) != 1:
+                raise KeyError(f"configuration {config!r} is not in config_perf")
+            return cls(**{k: float(row[k].iloc[0]) for k in ("pp",) + COEFFICIENTS})
+        return cls(**{k: t[k].to_numpy(dtype=float) for k in ("pp",) + COEFFICIENTS})
+
+    # ---- phases -------------------------------------------------------------------------------
+    def micro_batch(self, decode_seqs):
+        """Sequences per micro-batch: max(d/m, 1) (0 when there is nothing to decode)."""
+        d = np.asarray(decode_seqs, dtype=float)
+        return np.where(d > 0, np.maximum(d / self.pp, 1.0), 0.0)
+
+    def prefill_compute_s(self, prefill_tokens, attention_pairs):
+        """FLOP time of the prompt tokens of one pass [s]."""
+        return (np.asarray(prefill_tokens, dtype=float) * self.prefill_compute_s_per_token
+                + np.asarray(attention_pairs, dtype=float) * self.attention_compute_s_per_pair)
+
+    def decode_memory_s(self, decode_seqs, context_tokens):
+        """Weight and KV traffic of the decode part of one pass [s] (weights are read once per pass)."""
+        d = np.asarray(decode_seqs, dtype=float)
+        bmb = self.micro_batch(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ctx = np.where(d > 0, np.asarray(context_tokens, dtype=float) / np.where(d > 0, d, 1.0), 0.0)
+        weights = np.minimum(self.weight_read_s, bmb * self.active_weight_read_s)
+        return np.where(d > 0, weights + bmb * ctx * self.kv_read_s_per_token, 0.0)
+
+    def decode_compute_s(self, decode_seqs):
+        """FLOP time of the decode tokens of one pass [s]."""
+        return self.micro_batch(decode_seqs) * self.decode_compute_s_per_seq
+
+    def comm_s(self, prefill_tokens, decode_seqs):
+        """TP all-reduces and PP hand-offs of one pass carrying these tokens [s]."""
+        return self.comm_s_per_pass + (np.asarray(prefill_tokens, dtype=float) + self.micro_batch(decode_seqs)) \
+            * self.comm_s_per_token
+
+    # ---- one iteration ------------------------------------------------------------------------
+    def step_s(self, prefill_tokens=0, attention_pairs=0, decode_seqs=0, context_tokens=0, *, mode: str = "sum",
+               interference: float = 0.0):
+        """Time of one iteration [s] (broadcasts over arrays); see the module docstring for ``mode``."""
+        p = np.asarray(prefill_tokens, dtype=float)
+        pre = self.prefill_compute_s(p, attention_pairs)
+        mem = self.decode_memory_s(decode_seqs, context_tokens)
+        dec_c = self.decode_compute_s(decode_seqs)
+        if mode == "sum":
+            work = pre + np.maximum(mem, dec_c)
+        elif mode == "overlap":
+            if interference < 0:
+                raise ValueError(f"interference must be >= 0, got {interference}")
+            has_decode = np.asarray(decode_seqs, dtype=float) > 0
+            # a prefill-only pass still streams the weights once
+            mem_all = np.where(has_decode, mem, np.where(p > 0, self.weight_read_s, 0.0))
+            work = np.maximum(pre + dec_c, mem_all) * (1.0 + interference)
+        else:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        return work + self.comm_s(p, decode_seqs) + self.step_overhead_s + np.where(p > 0, self.prefill_overhead_s, 0.0)
+
+    def prefill_s(self, input_tokens, batch=1):
+        """A pass prefilling ``batch`` prompts of ``input_tokens`` tokens each, nothing else [s] (= TTFT of a lone prompt)."""
+        h = np.asarray(input_tokens, dtype=float)
+        b = np.asarray(batch, dtype=float)
+        return self.step_s(b * h, b * h * h / 2.0)
+
+    def decode_s(self, batch, context_tokens_per_seq):
+        """A pass decoding ``batch`` sequences of mean context ``context_tokens_per_seq`` [s] (= TPOT at that batch)."""
+        b = np.asarray(batch, dtype=float)
+        return self.step_s(0.0, 0.0, b, b * np.asarray(context_tokens_per_seq, dtype=float))

@@ -1,0 +1,46 @@
+"""The config_perf table reproduces the performance model: a lone prompt takes the route's TTFT and a
+design batch its TPOT, from the table alone, in memory and after a CSV round trip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sloserve.model.compile import compile_scenario
+from sloserve.model.generate import generate_scenario
+from sloserve.model.scenario import default_scenario
+from sloserve.problem.steptime import StepTime
+from sloserve.problem.tables import read_compiled, write_compiled
+
+
+def _route_times(c):
+    rt = c.routes.merge(c.query_types[["query_type", "input_tokens", "output_tokens"]], on="query_type")
+    st = StepTime.from_table(c.config_perf.set_index("config").loc[rt["config"]].reset_index(), c.configs)
+    ctx = rt["input_tokens"].to_numpy(float) + rt["output_tokens"].to_numpy(float) / 2
+    return rt, st.prefill_s(rt["input_tokens"].to_numpy(float)), st.decode_s(rt["design_batch"].to_numpy(float), ctx)
+
+
+@pytest.mark.parametrize("make", [default_scenario, lambda: generate_scenario("S", seed=0),
+                                  lambda: generate_scenario("L", seed=1)], ids=["default", "S0", "L1"])
+def test_table_reproduces_every_route(make):
+    c = compile_scenario(make())
+    assert set(c.config_perf["config"]) == set(c.configs["config"])
+    rt, ttft, tpot = _route_times(c)
+    np.testing.assert_allclose(ttft, rt["ttft_s"], rtol=1e-12)
+    np.testing.assert_allclose(tpot, rt["tpot_s"], rtol=1e-12)
+
+
+def test_table_survives_a_csv_round_trip(tmp_path):
+    c = read_compiled(write_compiled(compile_scenario(generate_scenario("M", seed=2)), tmp_path / "m"))
+    rt, ttft, tpot = _route_times(c)
+    np.testing.assert_allclose(ttft, rt["ttft_s"], rtol=1e-8)
+    np.testing.assert_allclose(tpot, rt["tpot_s"], rtol=1e-8)
+
+
+def test_mixed_iteration_is_between_its_parts_and_modes_order():
+    c = compile_scenario(default_scenario())
+    st = StepTime.from_table(c.config_perf, c.configs)
+    pre = st.step_s(512, 512 * 512 / 2)
+    dec = st.step_s(0, 0, 32, 32 * 1500)
+    mixed = st.step_s(512, 512 * 512 / 2, 32, 32 * 1500)
+    assert np.all(mixed >= np.maximum(pre, dec)) and np.all(mixed <= (pre + dec) * (1 + 1e-12))
+    assert np.all(st.step_s(512, 512 * 512 / 2, 32, 32 * 1500, mode="overlap") <= mixed + 1e-15)
