@@ -22,7 +22,7 @@ from sloserve.model.compile import compile_scenario
 from sloserve.errors import InfeasibleError
 from sloserve.model.generate import generate_scenario
 from sloserve.problem.instance import build_instance
-from sloserve.solvers.methods import METHODS, SolveOptions, load_methods
+from sloserve.solvers import METHODS, SolveOptions, load_methods
 
 from machine import cpu_model  # benchmarks/machine.py (this script's folder is on sys.path)
 

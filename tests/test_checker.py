@@ -2,6 +2,8 @@
 accepts the hand optimum, and recomputes the objective."""
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import numpy as np
@@ -157,10 +159,23 @@ def test_one_parallelism():
         assert names(inst, np.array([1, 1]), np.array([0.5, 0.5]), np.array([0.0])) == expect
 
 
-def test_model_selected():
+def test_max_models():
     inst = build_instance(tiny_compiled(max_models=1))
-    v = [v for v in check_arrays(inst, *optimum_arrays(inst)) if v.constraint == "model_selected"]
+    v = [v for v in check_arrays(inst, *optimum_arrays(inst)) if v.constraint == "max_models"]
     assert len(v) == 1 and v[0].lhs == 2
+
+
+def test_model_selected():
+    """o_c <= s_j(c) holds by construction in the checker (s_j is derived from the open configurations),
+    so what it guards in the MILP shows in the objective: every model with an open configuration pays
+    its fixed cost, and a model with none pays nothing."""
+    inst = build_instance(tiny_compiled())
+    y, x, u = optimum_arrays(inst)
+    s = inst.models_selected(y, x)
+    assert s.tolist() == [float(any(y[c] > 0 for c in np.flatnonzero(inst.config_model == j)))
+                          for j in range(len(inst.model_ids))]
+    fixed = dataclasses.replace(inst, fixed_cost=np.full(len(inst.model_ids), 5.0))
+    assert fixed.objective(y, u, x) == pytest.approx(inst.objective(y, u, x) + 5.0 * s.sum())
 
 
 def test_every_constraint_has_a_golden_test():

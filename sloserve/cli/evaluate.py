@@ -16,7 +16,7 @@ def cmd_stress(args) -> int:
 
     from ..evaluate.stress import stress_table
     from ..problem.instance import build_instance
-    from ..solvers.methods import SolveOptions, solve
+    from ..solvers import SolveOptions, solve
     c = load_problem(args.problem)
     inst = build_instance(c)
     plans = {}
@@ -78,6 +78,7 @@ def cmd_rolling(args) -> int:
 
 
 def _add_rolling(sub) -> None:
+    from ..evaluate.forecast import FORECASTERS
     p = sub.add_parser("rolling", help="rolling-horizon re-planning over a trace vs a static peak plan",
                        description="Per window: forecast each query type's rate, re-plan, and evaluate against the "
                                    "traffic that arrived; compare with a static plan provisioned for the peak window. "
@@ -87,7 +88,7 @@ def _add_rolling(sub) -> None:
     p.add_argument("--window", default="5min", help="window length (default 5min)")
     p.add_argument("--types-per-service", type=int, default=3)
     p.add_argument("--method", default="agh", help="re-planning method (default agh)")
-    p.add_argument("--forecast", default="ewma", choices=("last", "ewma", "seasonal"))
+    p.add_argument("--forecast", default="ewma", choices=FORECASTERS.names())
     p.add_argument("--alpha", type=float, default=0.5, help="EWMA weight of the newest window")
     p.add_argument("--season", type=int, default=0, help="windows per season for --forecast seasonal")
     p.add_argument("--margin", type=float, default=1.0, help="provision forecast x margin")

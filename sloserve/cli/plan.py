@@ -81,7 +81,7 @@ def cmd_compile(args) -> int:
 
 def _solve_and_write(args, problem_path: str) -> int:
     from ..problem.instance import build_instance
-    from ..solvers.methods import solve
+    from ..solvers import solve
     c = load_problem(problem_path)
     inst = build_instance(c)
     plan = solve(inst, args.method, _solve_opts(args))  # checked there: a rejected plan never gets here
@@ -113,7 +113,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_methods(args) -> int:
-    from ..solvers.methods import load_methods
+    from ..solvers import load_methods
     for m in load_methods().entries():
         print(f"{m.name:10s} {m.help}")
     return EXIT_OK

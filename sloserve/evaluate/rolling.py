@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from ..problem.instance import Instance, build_instance
-from ..solvers.methods import SolveOptions, solve
+from ..solvers import SolveOptions, solve
 from ..problem.plan import arrays_from_plan
+from .forecast import forecast
 from .stress import DEFAULT_VIOLATION_PENALTY, Stress, evaluate_arrays
 from ..problem.tables import Compiled
 
-FORECASTS = ("last", "ewma", "seasonal")
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,6 @@ class RollingOptions:
     switching_cost: float = 0.0  # $ per GPU added or removed between windows
     violation_penalty: float = DEFAULT_VIOLATION_PENALTY
     seed: int = 0
-
-
-def forecast(history: np.ndarray, how: str = "ewma", alpha: float = 0.5, season: int = 0) -> np.ndarray:
-    """Next-window rate per type from ``history`` (windows × types, rps); history must be non-empty."""
-    if how == "last":
-        return history[-1].copy()
-    if how == "ewma":
-        f = history[0].astype(float).copy()
-        for row in history[1:]:
-            f = alpha * row + (1 - alpha) * f
-        return f
-    if how == "seasonal":
-        if season <= 0 or len(history) < season:
-            return history[-1].copy()
-        return history[-season::-season].mean(axis=0) if len(history) >= 2 * season else history[-season].copy()
-    raise ValueError(f"forecast must be one of {FORECASTS}, got {how!r}")
 
 
 def with_rates(c: Compiled, rates: np.ndarray) -> Compiled:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..problem.instance import Instance
 from ..problem.plan import Plan, arrays_from_plan
+from ..vocab import SECONDS_PER_HOUR
 
 DEFAULT_VIOLATION_PENALTY = 0.01  # $/request for types whose own unserved_penalty is 0 (a user knob)
 
@@ -96,7 +97,7 @@ def evaluate_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray,
     oc = overflow_c[inst.route_c]
     late_r = broken if per_route else late[i]
     bad = np.minimum(1.0, np.asarray(u, float) + np.bincount(i, weights=x * (oc + (1 - oc) * late_r), minlength=inst.I))
-    penalty = 3600.0 * pen * lam * bad
+    penalty = SECONDS_PER_HOUR * pen * lam * bad
     return pd.DataFrame({
         "query_type": inst.query_types, "rate_rps": lam, "slo_violating": slo_viol, "beyond_capacity": beyond,
         "unserved_planned": np.asarray(u, float), "error_served": mean_err, "max_error": inst.max_error,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import catalog, perf
 from .scenario import Scenario, load_scenario
-from ..problem.tables import Compiled, Options, read_compiled
+from ..problem.tables import Compiled, read_compiled
 
 UNLIMITED_REPLICAS = 1_000_000  # max_replicas when neither availability nor a cap limits a configuration
 
@@ -126,9 +126,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
 
     gpus = gpu_rows[["gpu", "available", "price_per_gpu_hour"]].copy()
     models = pd.DataFrame({"model": list(sc.models), "fixed_cost_per_hour": [sc.model_fixed_cost.get(m, 0.0) for m in sc.models]})
-    options = Options(budget_per_hour=opts.budget_per_hour, utilization_cap=opts.utilization_cap,
-                      one_parallelism_per_deployment=opts.one_parallelism_per_deployment,
-                      max_models=opts.max_models, slo_mode=opts.slo_mode)
+    options = opts.planner_options()
     extra = {"dropped": dropped, "compile_seconds": round(time.perf_counter() - t0, 4), "source": sc.source,
              "tp_degrees": list(opts.tp_degrees), "pp_degrees": list(opts.pp_degrees), "max_batch": opts.max_batch,
              "memory_fraction": opts.memory_fraction}

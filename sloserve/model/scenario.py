@@ -16,7 +16,7 @@ import yaml
 
 from . import catalog
 from ..errors import InputError
-from ..problem.tables import SLO_MODES
+from ..problem.options import SLO_MODES, ScenarioOptions, scenario_options_dict
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -36,21 +36,6 @@ class QueryType:
     e2e_slo_s: float | None = None
     max_unserved: float = 0.0
     unserved_penalty: float = 0.0  # $ per unserved request
-
-
-@dataclass(frozen=True)
-class ScenarioOptions:
-    """Options of FORMULATION §2.2 plus the performance-model knobs."""
-
-    budget_per_hour: float | None = None  # $/h
-    utilization_cap: float = 0.8  # ρ̄
-    tp_degrees: tuple[int, ...] = (1, 2, 4, 8)
-    pp_degrees: tuple[int, ...] = (1, 2)
-    one_parallelism_per_deployment: bool = True
-    max_models: int | None = None
-    slo_mode: str = "per_route"  # per_route | mean
-    max_batch: int = 256  # largest design batch considered (requests in flight per replica)
-    memory_fraction: float = 0.9  # γ, usable share of GPU memory
 
 
 @dataclass(frozen=True)
@@ -81,9 +66,7 @@ class Scenario:
         for q in self.query_types:
             d = {k: v for k, v in asdict(q).items() if v is not None}
             qts.append(d)
-        opts = asdict(self.options)
-        opts["tp_degrees"] = list(self.options.tp_degrees)
-        opts["pp_degrees"] = list(self.options.pp_degrees)
+        opts = scenario_options_dict(self.options)
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description

@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..vocab import SECONDS_PER_HOUR
 from .tables import Compiled, Options
 
 
@@ -126,7 +127,7 @@ class Instance:
 
         s_j = 1 when any configuration of model j is open (y > 0, or carries traffic in ``x``).
         """
-        return float(self.cost @ y + self.fixed_cost @ self.models_selected(y, x) + 3600.0 * (self.penalty * self.lam) @ u)
+        return float(self.cost @ y + self.fixed_cost @ self.models_selected(y, x) + SECONDS_PER_HOUR * (self.penalty * self.lam) @ u)
 
     def open_configs(self, y: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         o = np.asarray(y) > 0

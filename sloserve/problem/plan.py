@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..vocab import Status
 from .instance import Instance
 
-STATUSES = ("optimal", "feasible", "infeasible", "time_limit")
+STATUSES = tuple(str(s) for s in Status)
 
 
 @dataclass

@@ -96,18 +96,7 @@ SCHEMAS: dict[str, list[Column]] = {
 #: tables a compiled directory may lack (tables of 0.1 and of other tools): planning does not need them
 OPTIONAL_TABLES = ("config_perf",)
 
-SLO_MODES = ("per_route", "mean")
-
-
-@dataclass(frozen=True)
-class Options:
-    """The scalar options of ``scenario.json`` (FORMULATION §2.2)."""
-
-    budget_per_hour: float | None = None  # $/h, None = no budget
-    utilization_cap: float = 0.8  # ρ̄, fraction of a replica's time that may be busy
-    one_parallelism_per_deployment: bool = True
-    max_models: int | None = None
-    slo_mode: str = "per_route"  # per_route | mean
+from .options import SLO_MODES, Options  # noqa: E402,F401 (declared once there)
 
 
 @dataclass

@@ -1,0 +1,38 @@
+"""Solve methods on one problem: the exact MILP (:mod:`.milp`) and the heuristics (:mod:`.heuristics`).
+
+:func:`solve` runs a registered method and checks its plan with the independent checker; the
+methods register themselves in :data:`~sloserve.solvers.methods.METHODS` when this package
+imports them (the MILP without importing Pyomo until it runs).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..checker import check
+from ..problem.instance import Instance, build_instance
+from ..problem.plan import Plan
+from ..problem.tables import Compiled
+from ..registry import Registry
+from . import heuristics, milp  # noqa: F401  (importing registers gh, agh, agh+milp and milp)
+from .methods import METHODS, Method, PlanCheckFailed, SolveOptions, register_method
+
+
+def load_methods() -> Registry[Method]:
+    """The method registry, with sloserve's own methods registered."""
+    return METHODS
+
+
+def solve(problem: Compiled | Instance, method: str = "milp", opts: SolveOptions | None = None, **kw) -> Plan:
+    """Solve with a registered method and verify the plan with the independent checker."""
+    fn = METHODS.get(method)
+    opts = replace(opts or SolveOptions(), **kw)
+    inst = problem if isinstance(problem, Instance) else build_instance(problem)
+    plan = fn(inst, opts)
+    res = check(inst, plan)
+    if not res.ok:
+        raise PlanCheckFailed(f"method {method!r} produced a plan the checker rejects:\n{res.report()}")
+    plan.objective = res.objective
+    return plan
+
+
+__all__ = ["METHODS", "Method", "PlanCheckFailed", "SolveOptions", "register_method", "load_methods", "solve"]

@@ -3,17 +3,16 @@
 A method is ``fn(inst: Instance, opts: SolveOptions) -> Plan``, registered next to its code with
 ``@METHODS.register("name", help=...)``. It raises :class:`~sloserve.errors.InfeasibleError`
 (with a diagnosis) when it finds no plan, and must never return a plan the checker rejects:
-:func:`solve` checks every plan before returning it.
+:func:`sloserve.solvers.solve` checks every plan before returning it. This module holds only the
+registry and the options; the package imports the methods it ships.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
-from ..checker import check
-from ..problem.instance import Instance, build_instance
+from ..problem.instance import Instance
 from ..problem.plan import Plan
-from ..problem.tables import Compiled
 from ..registry import Entry, Registry
 
 
@@ -42,27 +41,8 @@ def register_method(name: str, help: str = ""):
     return METHODS.register(name, help=help)
 
 
-def load_methods() -> Registry[Method]:
-    """The method registry with sloserve's own methods registered (their packages imported)."""
-    from . import heuristics, milp  # noqa: F401  (importing registers gh, agh, agh+milp, milp)
-    return METHODS
-
-
 class PlanCheckFailed(RuntimeError):
     """A method returned a plan the checker rejects: a bug in that method, never user error."""
 
 
-def solve(problem: Compiled | Instance, method: str = "milp", opts: SolveOptions | None = None, **kw) -> Plan:
-    """Solve with a registered method and verify the plan with the independent checker."""
-    fn = load_methods().get(method)
-    opts = replace(opts or SolveOptions(), **kw)
-    inst = problem if isinstance(problem, Instance) else build_instance(problem)
-    plan = fn(inst, opts)
-    res = check(inst, plan)
-    if not res.ok:
-        raise PlanCheckFailed(f"method {method!r} produced a plan the checker rejects:\n{res.report()}")
-    plan.objective = res.objective
-    return plan
-
-
-__all__ = ["SolveOptions", "METHODS", "Method", "Entry", "register_method", "load_methods", "PlanCheckFailed", "solve"]
+__all__ = ["SolveOptions", "METHODS", "Method", "Entry", "register_method", "PlanCheckFailed"]

@@ -8,6 +8,7 @@ import math
 from typing import Any, Mapping
 
 from ..errors import InputError
+from ..problem.options import scenario_option_defaults
 from .choices import PROFILE_FIELDS, SLO_FIELDS
 
 #: Per-service defaults: error family, SLOs (seconds) and accuracy target. ``e2e_slo_s="derived"``
@@ -27,10 +28,7 @@ SERVICE_DEFAULTS: dict[str, dict[str, Any]] = {
 FALLBACK_SERVICE = "conversation"
 
 #: the options block written to every calibrated scenario (the schema's defaults, made visible)
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "budget_per_hour": None, "utilization_cap": 0.8, "tp_degrees": [1, 2, 4, 8], "pp_degrees": [1, 2],
-    "one_parallelism_per_deployment": True, "max_models": None, "slo_mode": "per_route",
-}
+DEFAULT_OPTIONS: dict[str, Any] = scenario_option_defaults()
 
 
 def profile(service: str, slo_defaults: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:

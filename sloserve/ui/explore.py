@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from ..model.compile import compile_scenario
 from ..errors import InfeasibleError
 from ..problem.instance import Instance, build_instance
-from ..solvers.methods import SolveOptions, solve
+from ..solvers import SolveOptions, load_methods, solve
 from ..problem.plan import Plan, replicas_frame, summary_frame
 from ..model.scenario import Scenario, default_scenario
 from ..evaluate.stress import with_slo_margin
@@ -80,7 +80,7 @@ def plan_explorer(scenario: Scenario | None = None, method: str = "agh"):
     slo = w.FloatSlider(value=1.0, min=0.3, max=2.0, step=0.05, description="SLO × factor", style=style)
     err = w.FloatSlider(value=1.0, min=0.5, max=2.0, step=0.05, description="error limit × factor", style=style)
     budget = w.FloatText(value=sc.options.budget_per_hour or 0.0, description="budget $/h (0 = none)", style=style)
-    meth = w.Dropdown(options=["gh", "agh", "milp"], value=method, description="method", style=style)
+    meth = w.Dropdown(options=load_methods().names(), value=method, description="method", style=style)
     head = w.HTML()
     out = w.Output()
     box = w.VBox([w.HBox([w.VBox([cap, slo, err]), w.VBox([budget, meth])]), head, out])

@@ -68,7 +68,7 @@ def test_bad_invocations_exit_2(tmp_path, capsys):
 
 
 def test_every_registered_method_passes_the_checker(tmp_path):
-    from sloserve.solvers.methods import load_methods
+    from sloserve.solvers import load_methods
     for m in load_methods():
         p = tmp_path / f"{m}.json"
         assert main(["solve", str(DATA / "teaching.yaml"), "--method", m, "--out", str(p)]) == 0, m

@@ -9,7 +9,7 @@ import pytest
 
 from sloserve.errors import InputError
 from sloserve.problem.instance import build_instance
-from sloserve.problem.tables import SCHEMAS, read_compiled, write_compiled
+from sloserve.problem.tables import SCHEMAS, Compiled, read_compiled, write_compiled
 
 from ..factories import random_compiled, tiny_compiled
 
@@ -17,10 +17,12 @@ from ..factories import random_compiled, tiny_compiled
 def test_round_trip(tmp_path):
     c = random_compiled(np.random.default_rng(7))
     write_compiled(c, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{t}.csv" for t in SCHEMAS] + ["scenario.json"])
+    # a table built by hand has no step-time coefficients: config_perf is optional (OPTIONAL_TABLES)
+    assert c.config_perf is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{t}.csv" for t in Compiled.TABLES] + ["scenario.json"])
     d = read_compiled(tmp_path)
-    assert d.options == c.options
-    for t in SCHEMAS:
+    assert d.options == c.options and d.config_perf is None
+    for t in Compiled.TABLES:
         a, b = c.table(t), d.table(t)
         for col in SCHEMAS[t]:
             if col.dtype == "str":

@@ -6,7 +6,7 @@ import pytest
 
 from sloserve.checker import check_arrays
 from sloserve.problem.instance import build_instance
-from sloserve.solvers.methods import METHODS, SolveOptions, load_methods, solve
+from sloserve.solvers import METHODS, SolveOptions, load_methods, solve
 from sloserve.solvers.heuristics import agh_arrays, gh_arrays, local_search, prepare, State
 from sloserve.solvers.heuristics.core import _add
 from sloserve.solvers.heuristics.gh import hardest_first

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from sloserve.checker import check_arrays
 from sloserve.errors import InfeasibleError
 from sloserve.problem.instance import build_instance
-from sloserve.solvers.methods import METHODS, SolveOptions, load_methods
+from sloserve.solvers import METHODS, SolveOptions, load_methods
 from sloserve.solvers.heuristics import agh_arrays, gh_arrays
 
 from ..factories import compiled_instances

@@ -6,7 +6,8 @@ import pyomo.environ as pyo
 import pytest
 
 from sloserve.solvers.milp import diagnose
-from sloserve.solvers import methods, milp
+from sloserve import solvers
+from sloserve.solvers import milp
 from sloserve.checker import check
 from sloserve.errors import InfeasibleError
 from sloserve.problem.instance import build_instance
@@ -97,7 +98,7 @@ CASES = {  # name: (compiled, optimum $/h)
 @pytest.mark.parametrize("name", CASES)
 def test_hand_checked_optimum(name):
     compiled, optimum = CASES[name]
-    plan = methods.solve(compiled, "milp")
+    plan = solvers.solve(compiled, "milp")
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(optimum, abs=1e-6)
     assert plan.bound == pytest.approx(optimum, abs=1e-5)
@@ -106,7 +107,7 @@ def test_hand_checked_optimum(name):
 
 
 def test_tiny_plan_is_the_one_in_the_docstring():
-    plan = methods.solve(tiny_compiled(), "milp")
+    plan = solvers.solve(tiny_compiled(), "milp")
     assert plan.replicas == {"small|g|bf16|tp1pp1": 1, "big|g|bf16|tp1pp1": 1}
     assert plan.unserved == {"q-easy": 0.0, "q-hard": 0.0}
 
@@ -179,19 +180,19 @@ def test_variable_bounds_come_from_instance_ymax():
 def test_highs_and_scip_agree(seed):
     compiled = random_compiled(np.random.default_rng(seed))
     try:
-        a = methods.solve(compiled, "milp", solver="highs")
+        a = solvers.solve(compiled, "milp", solver="highs")
     except InfeasibleError:
         with pytest.raises(InfeasibleError):
-            methods.solve(compiled, "milp", solver="scip")
+            solvers.solve(compiled, "milp", solver="scip")
         return
-    b = methods.solve(compiled, "milp", solver="scip")
+    b = solvers.solve(compiled, "milp", solver="scip")
     assert a.status == b.status == "optimal"
     assert b.objective == pytest.approx(a.objective, rel=1e-6, abs=1e-6)
 
 
 def test_unknown_solver_is_named():
     with pytest.raises(Exception, match="not available"):
-        methods.solve(tiny_compiled(), "milp", solver="no-such-solver")
+        solvers.solve(tiny_compiled(), "milp", solver="no-such-solver")
 
 
 @pytest.mark.parametrize("termination,has,status", [
@@ -205,7 +206,7 @@ def test_status_vocabulary(termination, has, status):
 
 
 def test_time_limit_returns_plan_with_bound_and_gap():
-    plan = methods.solve(random_compiled(np.random.default_rng(2)), "milp", time_limit_s=30, mip_gap=0.0)
+    plan = solvers.solve(random_compiled(np.random.default_rng(2)), "milp", time_limit_s=30, mip_gap=0.0)
     assert plan.status in ("optimal", "time_limit")
     assert plan.bound is not None and plan.bound <= plan.objective + 1e-6
     assert 0.0 <= plan.extra["gap"] <= 1.0
@@ -213,8 +214,8 @@ def test_time_limit_returns_plan_with_bound_and_gap():
 
 def test_warm_start_from_any_plan():
     compiled = CASES["one-parallelism"][0]
-    opt = methods.solve(compiled, "milp")
-    warm = methods.solve(compiled, "milp", warm_start=opt)
+    opt = solvers.solve(compiled, "milp")
+    warm = solvers.solve(compiled, "milp", warm_start=opt)
     assert warm.objective == pytest.approx(opt.objective)
     m = milp.create_pyomo_instance(compiled)
     milp.set_values(m, opt)
@@ -230,7 +231,7 @@ def test_warm_start_from_agh_is_accepted_and_reaches_the_same_optimum():
     compiled = random_compiled(np.random.default_rng(5))
     cold = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0)
     assert cold.status == "optimal" and cold.warm_start_accepted is None
-    agh = methods.solve(compiled, "agh", time_limit_s=60)
+    agh = solvers.solve(compiled, "agh", time_limit_s=60)
     m = milp.create_pyomo_instance(compiled)
     warm = milp.solve_instance(m, mip_gap=0.0, warm_start=agh)
     assert warm.status == "optimal"
@@ -249,7 +250,7 @@ def test_warm_start_from_agh_is_accepted_and_reaches_the_same_optimum():
 
 def diagnosis(compiled) -> list[str]:
     with pytest.raises(InfeasibleError) as e:
-        methods.solve(compiled, "milp")
+        solvers.solve(compiled, "milp")
     return e.value.diagnosis
 
 
@@ -289,7 +290,7 @@ def test_type_without_route_may_go_unserved_when_allowed():
     c = make_compiled([{"query_type": "q", "rate_rps": 1.0, "max_unserved": 1.0, "unserved_penalty": 0.001},
                        {"query_type": "p", "rate_rps": 1.0, "max_unserved": 0.0, "unserved_penalty": 0.0}],
                       [cfg("c", 1.0)], [{"query_type": "p", "config": "c", "capacity_rps": 1.0}], utilization_cap=1.0)
-    assert methods.solve(c, "milp").objective == pytest.approx(1.0 + 3.6)
+    assert solvers.solve(c, "milp").objective == pytest.approx(1.0 + 3.6)
 
 
 def test_diagnosis_of_delay_and_max_models():

@@ -12,7 +12,7 @@ import highspy
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 
-from sloserve.solvers import methods
+from sloserve import solvers
 from sloserve.checker import check, check_arrays
 from sloserve.errors import InfeasibleError
 from sloserve.problem.instance import Instance, build_instance
@@ -99,7 +99,7 @@ def test_milp_plans_pass_the_checker(compiled):
     assume(not compiled.routes.empty)  # the factory's empty routes frame has no columns
     inst = build_instance(compiled)
     try:
-        plan = methods.solve(inst, "milp")  # methods.solve raises if the checker rejects the plan
+        plan = solvers.solve(inst, "milp")  # solvers.solve raises if the checker rejects the plan
     except InfeasibleError as e:
         assert e.diagnosis, "an infeasible instance must come with a diagnosis"
         return
@@ -117,7 +117,7 @@ def test_brute_force_is_never_cheaper(compiled):
     assert inst.C <= 4
     best = brute_force(inst)
     try:
-        plan = methods.solve(inst, "milp")
+        plan = solvers.solve(inst, "milp")
     except InfeasibleError:
         assert best is None, f"the MILP says infeasible, brute force found a plan at {best}"
         return

@@ -18,6 +18,7 @@ import numpy as np
 from ...errors import InfeasibleError
 from ...problem.instance import Instance
 from ...problem.plan import Plan, plan_from_arrays
+from ...vocab import Status
 from ..methods import METHODS, SolveOptions, register_method
 from .core import Prepared, State, finish, prepare
 from .gh import greedy
@@ -164,7 +165,7 @@ def agh(inst: Instance, opts: SolveOptions) -> Plan:
     starts = ex.get("starts")
     (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=None if starts is None else int(starts),
                                   noise=float(ex.get("noise", 0.15)), max_passes=int(ex.get("max_passes", 4)))
-    return plan_from_arrays(inst, y, x, u, method="agh", status="feasible", runtime_s=time.perf_counter() - t0,
+    return plan_from_arrays(inst, y, x, u, method="agh", status=Status.FEASIBLE, runtime_s=time.perf_counter() - t0,
                             extra={"agh": stats, "seed": opts.seed})
 
 

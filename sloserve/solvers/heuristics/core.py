@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...problem.instance import Instance
+from ...vocab import SECONDS_PER_HOUR
 
 #: a type is fully placed when less than this fraction remains (checker tolerance is 1e-6)
 EPS_FRACTION = 1e-9
@@ -88,7 +89,7 @@ def prepare(inst: Instance) -> Prepared:
     mm = inst.options.max_models
     return Prepared(inst=inst, a=a, b=b, s=s, g=g, unit=unit, anchor_value=anchor_value, type_routes=type_routes,
                     config_routes=config_routes, route_of=route_of, dep_configs=dep_configs, model_configs=model_configs,
-                    pen=3600.0 * inst.penalty * inst.lam, max_models=J if mm is None else int(mm),
+                    pen=SECONDS_PER_HOUR * inst.penalty * inst.lam, max_models=J if mm is None else int(mm),
                     one_par=bool(inst.options.one_parallelism_per_deployment))
 
 

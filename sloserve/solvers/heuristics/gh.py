@@ -19,6 +19,7 @@ import time
 from ...errors import InfeasibleError
 from ...problem.instance import Instance
 from ...problem.plan import Plan, plan_from_arrays
+from ...vocab import Status
 from ..methods import SolveOptions, register_method
 from .core import Knobs, Prepared, State, insert_type, prepare
 from .lpround import lp_round, verified
@@ -108,5 +109,5 @@ def gh(inst: Instance, opts: SolveOptions) -> Plan:
     t0 = time.perf_counter()
     info: dict = {}
     y, x, u = gh_arrays(inst, info=info)
-    return plan_from_arrays(inst, y, x, u, method="gh", status="feasible", runtime_s=time.perf_counter() - t0,
+    return plan_from_arrays(inst, y, x, u, method="gh", status=Status.FEASIBLE, runtime_s=time.perf_counter() - t0,
                             extra={"gh": info})

@@ -16,12 +16,13 @@ import importlib
 from ...errors import InfeasibleError
 from ...problem.instance import Instance
 from ...problem.plan import Plan
+from ...vocab import Status
 from ..methods import SolveOptions, register_method
 
 _EXPORTS = {
     "abstract_model": "model", "CONSTRAINTS": "model", "UNLIMITED": "model", "SECONDS_PER_HOUR": "model",
     "pyomo_data": "data", "create_pyomo_instance": "data", "sloserve_instance": "data",
-    "solution_arrays": "data", "set_values": "data", "warm_cutoff": "data", "to_plan": "data",
+    "solution_arrays": "data", "set_values": "data", "warm_cutoff": "data", "to_plan": "seam",
     "solve_instance": "seam", "SolveResult": "seam", "plan_status": "seam",
     "WARM_CUTOFF": "seam", "WARM_CUTOFF_SLACK": "seam", "solver_available": "seam",
 }
@@ -44,17 +45,17 @@ def solve_milp(inst: Instance, opts: SolveOptions) -> Plan:
     """Build, solve and extract; infeasible instances raise InfeasibleError with a diagnosis."""
     from ...problem.routable import raise_if_unroutable
     from . import diagnose
-    from .data import create_pyomo_instance, to_plan
-    from .seam import solve_instance
+    from .data import create_pyomo_instance
+    from .seam import solve_instance, to_plan
 
     raise_if_unroutable(inst)
     m = create_pyomo_instance(inst)
     res = solve_instance(m, solver=opts.solver, time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap,
                          threads=opts.threads, log=opts.log, warm_start=opts.warm_start)
-    if res.status == "infeasible":
+    if res.status == Status.INFEASIBLE:
         raise diagnose.infeasible_error(inst, solver=opts.solver, time_limit_s=opts.time_limit_s)
     if not res.has_solution:
-        if res.status == "time_limit":
+        if res.status == Status.TIME_LIMIT:
             raise InfeasibleError(f"the MILP found no plan within the time limit of {opts.time_limit_s:g} s",
                                   ["raise --time-limit, or warm-start from a heuristic plan (--method agh)"])
         raise InfeasibleError(f"solver {opts.solver!r} stopped without a plan (its status: {res.termination})",

@@ -6,19 +6,16 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
 
-from ...errors import InfeasibleError
 from ...problem.instance import Instance, build_instance
-from ...problem.plan import Plan, arrays_from_plan, plan_from_arrays
+from ...problem.plan import Plan, arrays_from_plan
 from ...problem.tables import Compiled
 from .model import UNLIMITED, abstract_model
 
-if TYPE_CHECKING:
-    from .seam import SolveResult
 
 def _opt(value) -> float:
     return UNLIMITED if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
@@ -144,22 +141,3 @@ def warm_cutoff(m: pyo.ConcreteModel, plan: Plan) -> float:
     if check_arrays(inst, y, x, a.u):
         return math.inf
     return float(inst.objective(y, a.u, x))
-
-
-
-def to_plan(instance: pyo.ConcreteModel, result: SolveResult, method: str = "milp") -> Plan:
-    """The loaded solution as a :class:`Plan`; the objective is recomputed from replicas and unserved."""
-    if not result.has_solution:
-        raise InfeasibleError(f"{result.solver} returned no plan (status {result.status or result.termination})")
-    inst = sloserve_instance(instance)
-    y, x, u = solution_arrays(instance)
-    plan = plan_from_arrays(inst, y, x, u, method=method, status=result.status or "feasible", bound=result.bound,
-                            runtime_s=result.runtime_s,
-                            extra={"solver": result.solver, "termination": result.termination})
-    if result.warm_start_accepted is not None:
-        plan.extra["warm_start_accepted"] = result.warm_start_accepted
-        plan.extra["warm_start_objective"] = result.warm_start_objective
-    if result.bound is not None and plan.objective is not None:
-        plan.extra["gap"] = max(0.0, plan.objective - result.bound) / max(abs(plan.objective), 1e-9)
-    return plan
-

@@ -17,20 +17,23 @@ import pyomo.environ as pyo
 
 from ...errors import InputError
 from ...problem.plan import Plan
-from .data import set_values, warm_cutoff
+from ...vocab import Status
+from ...errors import InfeasibleError
+from ...problem.plan import plan_from_arrays
+from .data import sloserve_instance, set_values, solution_arrays, warm_cutoff
 
 # ---- the solver seam ------------------------------------------------------------------------------
 
 #: Every solver termination condition sloserve knows, by its enum name (legacy Pyomo, APPSI and
 #: pyomo.contrib.solver), mapped to the plan status vocabulary. The ONE place for this mapping.
 _TERMINATION = {
-    "optimal": "optimal", "convergenceCriteriaSatisfied": "optimal", "globallyOptimal": "optimal",
-    "locallyOptimal": "optimal",
-    "maxTimeLimit": "time_limit", "maxIterations": "time_limit", "iterationLimit": "time_limit",
-    "maxEvaluations": "time_limit", "interrupted": "time_limit", "userInterrupt": "time_limit",
-    "objectiveLimit": "feasible", "feasible": "feasible",
-    "infeasible": "infeasible", "provenInfeasible": "infeasible", "locallyInfeasible": "infeasible",
-    "infeasibleOrUnbounded": "infeasible", "intermediateNonInteger": "infeasible",
+    "optimal": Status.OPTIMAL, "convergenceCriteriaSatisfied": Status.OPTIMAL, "globallyOptimal": Status.OPTIMAL,
+    "locallyOptimal": Status.OPTIMAL,
+    "maxTimeLimit": Status.TIME_LIMIT, "maxIterations": Status.TIME_LIMIT, "iterationLimit": Status.TIME_LIMIT,
+    "maxEvaluations": Status.TIME_LIMIT, "interrupted": Status.TIME_LIMIT, "userInterrupt": Status.TIME_LIMIT,
+    "objectiveLimit": Status.FEASIBLE, "feasible": Status.FEASIBLE,
+    "infeasible": Status.INFEASIBLE, "provenInfeasible": Status.INFEASIBLE, "locallyInfeasible": Status.INFEASIBLE,
+    "infeasibleOrUnbounded": Status.INFEASIBLE, "intermediateNonInteger": Status.INFEASIBLE,
 }
 
 
@@ -40,10 +43,10 @@ def plan_status(termination: str, has_solution: bool) -> str | None:
     None means the solver stopped for another reason (an error) without a usable plan.
     """
     s = _TERMINATION.get(termination)
-    if s in ("optimal", "feasible") and not has_solution:
+    if s in (Status.OPTIMAL, Status.FEASIBLE) and not has_solution:
         return None
     if s is None:
-        return "feasible" if has_solution else None
+        return Status.FEASIBLE if has_solution else None
     return s
 
 
@@ -196,7 +199,7 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
     t0 = time.perf_counter()
     termination, has, objective, bound, extra = fn(instance, time_limit_s, mip_gap, threads, log, warm)
     status = plan_status(termination, has)
-    if status == "optimal" and bound is None:
+    if status == Status.OPTIMAL and bound is None:
         bound = objective
     return SolveResult(status=status, solver=solver, termination=termination, has_solution=has,
                        objective=objective, bound=bound, runtime_s=time.perf_counter() - t0,
@@ -208,3 +211,21 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
 def solver_available(solver: str) -> bool:
     """Whether ``solver`` ('highs', 'scip', or any Pyomo solver name) can run here."""
     return _backend(solver)[1]
+
+
+def to_plan(instance: pyo.ConcreteModel, result: SolveResult, method: str = "milp") -> Plan:
+    """The loaded solution as a :class:`Plan`; the objective is recomputed from replicas and unserved."""
+    if not result.has_solution:
+        raise InfeasibleError(f"{result.solver} returned no plan (status {result.status or result.termination})")
+    inst = sloserve_instance(instance)
+    y, x, u = solution_arrays(instance)
+    plan = plan_from_arrays(inst, y, x, u, method=method, status=result.status or Status.FEASIBLE, bound=result.bound,
+                            runtime_s=result.runtime_s,
+                            extra={"solver": result.solver, "termination": result.termination})
+    if result.warm_start_accepted is not None:
+        plan.extra["warm_start_accepted"] = result.warm_start_accepted
+        plan.extra["warm_start_objective"] = result.warm_start_objective
+    if result.bound is not None and plan.objective is not None:
+        plan.extra["gap"] = max(0.0, plan.objective - result.bound) / max(abs(plan.objective), 1e-9)
+    return plan
+
