@@ -17,6 +17,17 @@ from ..registry import Entry, Registry
 
 
 @dataclass(frozen=True)
+class MipProgress:
+    """One progress report of an exact solver (what the CLI's progress line shows)."""
+
+    elapsed_s: float
+    incumbent: float | None  # best plan's objective so far, $/h
+    bound: float | None  # best proven lower bound, $/h
+    gap: float | None  # relative gap between the two
+    nodes: int = 0  # branch-and-bound nodes explored
+
+
+@dataclass(frozen=True)
 class SolveOptions:
     """Options every method accepts (ignore those that do not apply)."""
 
@@ -28,6 +39,10 @@ class SolveOptions:
     log: bool = False  # pass the solver log through (to stderr)
     warm_start: Plan | None = None  # initial plan for methods that accept one
     extra: dict = field(default_factory=dict)  # method-specific knobs
+    #: called with each progress report of an exact solver (incumbent, bound, gap, elapsed)
+    on_progress: Callable[[MipProgress], None] | None = None
+    #: called with a method's intermediate plans before its final one (agh+milp: AGH's plan)
+    on_plan: Callable[[Plan], None] | None = None
 
 
 Method = Callable[[Instance, SolveOptions], Plan]
@@ -45,4 +60,4 @@ class PlanCheckFailed(RuntimeError):
     """A method returned a plan the checker rejects: a bug in that method, never user error."""
 
 
-__all__ = ["SolveOptions", "METHODS", "Method", "Entry", "register_method", "PlanCheckFailed"]
+__all__ = ["MipProgress", "SolveOptions", "METHODS", "Method", "Entry", "register_method", "PlanCheckFailed"]

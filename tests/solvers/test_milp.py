@@ -1,12 +1,15 @@
 """The MILP: hand-checkable optima, a golden case per constraint, solvers agree, diagnosis, notebook API."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyomo.environ as pyo
 import pytest
 
 from sloserve.solvers.milp import diagnose
 from sloserve import solvers
+from sloserve.problem.plan import Plan
 from sloserve.solvers import milp
 from sloserve.checker import check
 from sloserve.errors import InfeasibleError
@@ -226,25 +229,66 @@ def test_warm_start_from_any_plan():
 
 
 def test_warm_start_from_agh_is_accepted_and_reaches_the_same_optimum():
-    """The AGH plan is HiGHS's first incumbent (read from its log) and the warm-started solve ends at
-    the cold optimum (the cutoff ``objective_bound`` = AGH cost + slack never removes it)."""
+    """The AGH plan is HiGHS's first incumbent (seen through its improving-solution callback, not its
+    log) and the warm-started solve ends at the cold optimum (the cutoff ``objective_bound`` = AGH
+    cost + slack never removes it)."""
     compiled = random_compiled(np.random.default_rng(5))
     cold = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0)
-    assert cold.status == "optimal" and cold.warm_start_accepted is None
+    assert cold.status == "optimal" and cold.warm_start is None and cold.warm_start_accepted is None
     agh = solvers.solve(compiled, "agh", time_limit_s=60)
     m = milp.create_pyomo_instance(compiled)
     warm = milp.solve_instance(m, mip_gap=0.0, warm_start=agh)
     assert warm.status == "optimal"
     assert warm.objective == pytest.approx(cold.objective, rel=1e-6, abs=1e-6)
-    assert warm.warm_start_accepted is True
-    assert warm.warm_start_objective == pytest.approx(agh.objective, rel=1e-6, abs=1e-6)
+    assert warm.warm_start == "accepted" and warm.warm_start_accepted is True
     plan = milp.to_plan(m, warm)
-    assert plan.extra["warm_start_accepted"] is True and check(build_instance(compiled), plan).ok
+    assert plan.extra["warm_start"] == "accepted" and check(build_instance(compiled), plan).ok
     # the cutoff is the start's checked cost, not what the plan claims: a wrong claim cuts nothing off
     assert milp.warm_cutoff(m, agh) == pytest.approx(agh.objective)
     agh.objective = 0.0
     again = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0, warm_start=agh)
     assert again.objective == pytest.approx(cold.objective, rel=1e-6, abs=1e-6)
+
+
+def test_an_infeasible_start_is_reported_rejected_not_accepted():
+    compiled = random_compiled(np.random.default_rng(5))
+    agh = solvers.solve(compiled, "agh", time_limit_s=60)
+    broken = Plan.from_dict({**agh.to_dict(), "replicas": {}})  # routes traffic to nothing
+    res = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0, warm_start=broken)
+    assert res.status == "optimal" and res.warm_start in ("rejected", "unknown") and res.warm_start_accepted is not True
+
+
+def test_the_suite_does_not_read_solver_logs(monkeypatch):
+    """With HiGHS's logging switched off altogether (no log text exists), every number sloserve reports
+    is the same: status, objective, bound and warm-start acceptance come from HiGHS's API."""
+    from sloserve.solvers import highs as H
+    import sloserve.solvers.milp.highs as MH
+
+    compiled = random_compiled(np.random.default_rng(5))
+    agh = solvers.solve(compiled, "agh", time_limit_s=60)
+    loud = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0, warm_start=agh)
+    orig = H.new_highs
+
+    def silent(log=False, seed=0, progress=False):
+        h = orig(log=False, seed=seed, progress=False)
+        h.setOptionValue("output_flag", False)
+        return h
+
+    monkeypatch.setattr(MH, "new_highs", silent)
+    quiet = milp.solve_instance(milp.create_pyomo_instance(compiled), mip_gap=0.0, warm_start=agh, log=True)
+    assert (quiet.status, quiet.warm_start) == (loud.status, loud.warm_start) == ("optimal", "accepted")
+    assert quiet.objective == pytest.approx(loud.objective) and quiet.bound == pytest.approx(loud.bound)
+
+
+def test_no_solver_log_text_or_private_attributes_in_the_package():
+    root = Path(milp.__file__).resolve().parents[2]
+    bad = []
+    for f in root.rglob("*.py"):
+        text = f.read_text()
+        for needle in ("log_file", "logfile", "_solver_model", "MIP start solution", "appsi.solvers"):
+            if needle in text:
+                bad.append(f"{f.relative_to(root)}: {needle}")
+    assert not bad, bad
 
 # ---- diagnosis -----------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from ..highs import column_model, new_highs
 from .core import Prepared
 
 INF = highspy.kHighsInf
@@ -88,37 +89,14 @@ def highs_model(cost, col_lower, col_upper, row_lower: list, row_upper: list, ro
                 integer=None, options: dict | None = None) -> highspy.Highs:
     """A silent, seeded ``highspy.Highs`` holding min cost·z s.t. row_lower ≤ A z ≤ row_upper, bounds.
 
-    A is given as lists of COO triplet blocks (rows, cols, vals); zeros are dropped and the
-    matrix is passed column-wise. ``integer`` marks integer columns (bool array), ``options``
-    are HiGHS options set before the model is passed.
+    A is given as lists of COO triplet blocks (rows, cols, vals) (:func:`sloserve.solvers.highs.column_model`);
+    ``integer`` marks integer columns (bool array), ``options`` are HiGHS options set before the model
+    is passed.
     """
-    r, c, v = (np.concatenate(t) for t in (rows, cols, vals))
-    keep = v != 0
-    r, c, v = r[keep], c[keep], v[keep]
-    order = np.lexsort((r, c))
-    r, c, v = r[order], c[order], v[order]
-    ncol = len(cost)
-    lp = highspy.HighsLp()
-    lp.num_col_ = ncol
-    lp.num_row_ = int(sum(len(t) for t in row_lower))
-    lp.col_cost_ = np.asarray(cost, dtype=float)
-    lp.col_lower_ = np.asarray(col_lower, dtype=float)
-    lp.col_upper_ = np.asarray(col_upper, dtype=float)
-    lp.row_lower_ = np.concatenate([np.asarray(t, dtype=float) for t in row_lower])
-    lp.row_upper_ = np.concatenate([np.asarray(t, dtype=float) for t in row_upper])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = r.astype(np.int32)
-    lp.a_matrix_.value_ = v
-    if integer is not None:
-        lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integer]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("random_seed", 0)
+    h = new_highs()
     for k, val in (options or {}).items():
         h.setOptionValue(k, val)
-    h.passModel(lp)
-    return h
+    return column_model(h, cost, col_lower, col_upper, row_lower, row_upper, rows, cols, vals, integer=integer)
 
 
 class RelaxedLP:

@@ -6,18 +6,20 @@ the solver's termination to :class:`~sloserve.vocab.Status` in one place (:func:
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
-import re
+import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pyomo.environ as pyo
 
 from ...errors import InputError
 from ...problem.plan import Plan
-from ...vocab import Status
+from ...vocab import OPTIMAL_GAP, Status
+from ..methods import MipProgress
 from ...errors import InfeasibleError
 from ...problem.plan import plan_from_arrays
 from .data import sloserve_instance, set_values, solution_arrays, warm_cutoff
@@ -54,23 +56,32 @@ def plan_status(termination: str, has_solution: bool) -> str | None:
 class SolveResult:
     """What a solve returned, in sloserve's words (the solution is loaded into the model)."""
 
-    status: str | None  # optimal | feasible | infeasible | time_limit; None = solver error, no plan
+    status: Status | None  # optimal | gap_limit | time_limit | feasible | infeasible; None = solver error, no plan
     solver: str
     termination: str  # the solver's own condition name, for logs
     has_solution: bool
     objective: float | None  # incumbent objective the solver reports, $/h
     bound: float | None  # proven lower bound, $/h
     runtime_s: float
-    #: HiGHS only: whether the warm start was accepted as the first incumbent (None: no warm start /
-    #: not observable with this solver), and that incumbent's objective
-    warm_start_accepted: bool | None = None
-    warm_start_objective: float | None = None
+    #: whether the solver took the warm start as its first incumbent: "accepted", "rejected" or
+    #: "unknown" (no reliable signal from this solver); None when there was no warm start
+    warm_start: str | None = None
 
     @property
     def gap(self) -> float | None:
-        if self.objective is None or self.bound is None or not math.isfinite(self.bound):
-            return None
-        return max(0.0, self.objective - self.bound) / max(abs(self.objective), 1e-9)
+        return relative_gap(self.objective, self.bound)
+
+    @property
+    def warm_start_accepted(self) -> bool | None:
+        """True / False when the solver says, None when unknown or without a warm start."""
+        return {"accepted": True, "rejected": False}.get(self.warm_start or "")
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """(objective − bound) / |objective|, ≥ 0; None without both numbers."""
+    if objective is None or bound is None or not math.isfinite(bound):
+        return None
+    return max(0.0, objective - bound) / max(abs(objective), 1e-9)
 
 
 def _finite(v) -> float | None:
@@ -81,67 +92,56 @@ def _finite(v) -> float | None:
 #: so that a plan of the same cost is never cut off
 WARM_CUTOFF = True
 WARM_CUTOFF_SLACK = 1e-6
-_MIP_START = re.compile(r"MIP start solution is feasible, objective value is\s+(\S+)")
 
 
-def _solve_appsi_highs(m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
-    """HiGHS via APPSI. A warm start (``warm`` = its checked objective, :func:`warm_cutoff`; None = no
-    start) is passed as a MIP start (``Highs.setSolution`` of the values :func:`set_values` put on the
-    variables) and, with ``WARM_CUTOFF`` and a finite ``warm``, as ``objective_bound``; whether HiGHS
-    accepted the start is read from its log."""
-    import tempfile
-    from pyomo.contrib.appsi.solvers import Highs
-
-    opt = Highs()
-    opt.config.load_solution = False
-    opt.config.stream_solver = bool(log)
-    opt.config.warmstart = warm is not None
-    if time_limit_s is not None:
-        opt.config.time_limit = float(time_limit_s)
-    if mip_gap is not None:
-        opt.config.mip_gap = float(mip_gap)
-    options: dict[str, Any] = {}
-    if threads is not None:
-        options["threads"] = int(threads)
-    if warm is not None and WARM_CUTOFF and math.isfinite(warm):
-        options["objective_bound"] = float(warm) + WARM_CUTOFF_SLACK * max(1.0, abs(float(warm)))
-    opt.highs_options = options
-    extra: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        if warm is not None:  # HiGHS says in its log whether it accepted the start
-            opt.config.logfile = str(Path(tmp) / "highs.log")
-        res = opt.solve(m)
-        if warm is not None:
-            opt._solver_model.setOptionValue("log_file", "")  # closes the file
-            hit = _MIP_START.search(Path(opt.config.logfile).read_text(errors="replace"))
-            extra["warm_start_accepted"] = hit is not None
-            extra["warm_start_objective"] = float(hit.group(1)) if hit else None
-    has = res.best_feasible_objective is not None
-    if has:
-        res.solution_loader.load_vars()
-    return (res.termination_condition.name, has, _finite(res.best_feasible_objective),
-            _finite(res.best_objective_bound), extra)
+@dataclass(frozen=True)
+class _Request:
+    time_limit_s: float | None
+    mip_gap: float | None
+    threads: int | None
+    log: bool
+    warm: bool  # the variables hold a start to pass on
+    warm_objective: float | None  # that start's checked objective (None: not checker-clean)
+    on_progress: Callable[[MipProgress], None] | None
 
 
-def _solve_contrib(name, m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
+def _solve_highs(m, rq: _Request) -> tuple:
+    """HiGHS through highspy (:mod:`.highs`): progress, warm-start acceptance and bounds from its API."""
+    from .highs import solve_pyomo
+
+    cutoff = None
+    if rq.warm and WARM_CUTOFF and rq.warm_objective is not None and math.isfinite(rq.warm_objective):
+        cutoff = rq.warm_objective + WARM_CUTOFF_SLACK * max(1.0, abs(rq.warm_objective))
+    out = solve_pyomo(m, time_limit_s=rq.time_limit_s, mip_gap=rq.mip_gap, threads=rq.threads, log=rq.log,
+                      warm_start=rq.warm, warm_objective=rq.warm_objective, objective_bound=cutoff,
+                      on_progress=rq.on_progress)
+    warm = None if not rq.warm else {True: "accepted", False: "rejected"}.get(out.warm_start_accepted, "unknown")
+    return out.termination, out.status, out.has_solution, out.objective, out.bound, warm
+
+
+def _solve_contrib(name, m, rq: _Request) -> tuple:
     from pyomo.contrib.solver.common.factory import SolverFactory
     from pyomo.contrib.solver.common.results import SolutionStatus
 
     opt = SolverFactory(name)
-    kw: dict[str, Any] = {"tee": bool(log), "load_solutions": False, "raise_exception_on_nonoptimal_result": False}
-    if time_limit_s is not None:
-        kw["time_limit"] = float(time_limit_s)
-    if mip_gap is not None:
-        kw["rel_gap"] = float(mip_gap)
-    if threads is not None:
-        kw["threads"] = int(threads)
-    if warm is not None and "warmstart_discrete_vars" in opt.config:
+    kw: dict[str, Any] = {"tee": sys.stderr if rq.log else False, "load_solutions": False,
+                          "raise_exception_on_nonoptimal_result": False}
+    if rq.time_limit_s is not None:
+        kw["time_limit"] = float(rq.time_limit_s)
+    if rq.mip_gap is not None:
+        kw["rel_gap"] = float(rq.mip_gap)
+    if rq.threads is not None:
+        kw["threads"] = int(rq.threads)
+    if rq.warm and "warmstart_discrete_vars" in opt.config:
         kw["warmstart_discrete_vars"] = True
-    res = opt.solve(m, **kw)
+    with _quiet_stdout(rq.log):
+        res = opt.solve(m, **kw)
     has = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
     if has:
         res.solution_loader.load_vars()
-    return res.termination_condition.name, has, _finite(res.incumbent_objective), _finite(res.objective_bound), {}
+    name_ = res.termination_condition.name
+    return (name_, plan_status(name_, has), has, _finite(res.incumbent_objective), _finite(res.objective_bound),
+            "unknown" if rq.warm else None)
 
 
 #: option names of the legacy (executable) interfaces: time limit, relative gap, threads
@@ -149,63 +149,73 @@ _LEGACY_OPTIONS = {"gurobi": ("TimeLimit", "MIPGap", "Threads"), "cplex": ("time
                    "cbc": ("seconds", "ratioGap", "threads"), "glpk": ("tmlim", "mipgap", None)}
 
 
-def _solve_legacy(name, m, time_limit_s, mip_gap, threads, log, warm) -> tuple:
+def _solve_legacy(name, m, rq: _Request) -> tuple:
     opt = pyo.SolverFactory(name)
     names = _LEGACY_OPTIONS.get(name.split("_")[0], (None, None, None))
-    options = {k: v for k, v in zip(names, (time_limit_s, mip_gap, threads)) if k is not None and v is not None}
-    kw: dict[str, Any] = {"tee": bool(log), "load_solutions": False, "options": options}
-    if warm is not None and opt.warm_start_capable():
+    options = {k: v for k, v in zip(names, (rq.time_limit_s, rq.mip_gap, rq.threads)) if k is not None and v is not None}
+    kw: dict[str, Any] = {"tee": bool(rq.log), "load_solutions": False, "options": options}
+    if rq.warm and opt.warm_start_capable():
         kw["warmstart"] = True
-    res = opt.solve(m, **kw)
+    with _quiet_stdout(rq.log):
+        res = opt.solve(m, **kw)
     has = len(res.solution) > 0
     if has:
         m.solutions.load_from(res)
-    return (res.solver.termination_condition.name, has, _finite(res.problem.upper_bound),
-            _finite(res.problem.lower_bound), {})
+    name_ = res.solver.termination_condition.name
+    return (name_, plan_status(name_, has), has, _finite(res.problem.upper_bound), _finite(res.problem.lower_bound),
+            "unknown" if rq.warm else None)
+
+
+def _quiet_stdout(log: bool):
+    """A solver's own output goes to stderr with ``log`` and nowhere without (stdout is sloserve's)."""
+    return contextlib.redirect_stdout(sys.stderr if log else io.StringIO())
 
 
 def _backend(solver: str):
-    """Which interface solves ``solver``: HiGHS via APPSI (it warm-starts), SCIP via pyscipopt
-    (``pyomo.contrib.solver`` 'scip_direct'), new-style interfaces by their name, else the legacy factory."""
+    """Which interface solves ``solver``: HiGHS via highspy, SCIP via pyscipopt (``pyomo.contrib.solver``
+    'scip_direct'), new-style interfaces by their name, else the legacy factory."""
     from pyomo.contrib.solver.common.factory import SolverFactory as ContribFactory
 
     name = {"scip": "scip_direct"}.get(solver, solver)
     if name in ("highs", "appsi_highs"):
-        from pyomo.contrib.appsi.solvers import Highs
-        return (lambda *a: _solve_appsi_highs(*a)), bool(Highs().available())
+        return _solve_highs, True
     if name in ContribFactory:
-        return (lambda *a: _solve_contrib(name, *a)), bool(ContribFactory(name).available())
+        return (lambda m, rq: _solve_contrib(name, m, rq)), bool(ContribFactory(name).available())
     opt = pyo.SolverFactory(name)
-    return (lambda *a: _solve_legacy(name, *a)), bool(opt.available(exception_flag=False))
+    return (lambda m, rq: _solve_legacy(name, m, rq)), bool(opt.available(exception_flag=False))
 
 
 def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limit_s: float | None = None,
                    mip_gap: float | None = None, threads: int | None = None, log: bool = False,
-                   warm_start: Plan | None = None) -> SolveResult:
-    """Solve a Pyomo instance of the MILP (or any model) and load the best solution found.
+                   warm_start: Plan | None = None,
+                   on_progress: Callable[[MipProgress], None] | None = None) -> SolveResult:
+    """Solve a Pyomo instance of the MILP (or any linear model) and load the best solution found.
 
     ``solver``: 'highs' (default), 'scip' (pyscipopt), or any Pyomo solver name ('gurobi',
     'cplex', 'cbc', ...). ``time_limit_s`` seconds; ``mip_gap`` relative; ``warm_start`` a plan
-    whose values are set on the variables and passed to solvers that accept a start.
+    whose values are set on the variables and passed to solvers that accept a start; ``on_progress``
+    receives the incumbent, bound and gap as the solve goes (HiGHS). The status is ``optimal`` only
+    when the solver proved optimality within :data:`~sloserve.vocab.OPTIMAL_GAP`; a solver that stopped
+    at a larger gap the user allowed gives ``gap_limit``.
     """
     fn, available = _backend(solver)
     if not available:
         raise InputError(None, "solver", f"solver {solver!r} is not available here; 'highs' and 'scip' "
                                          f"(pyscipopt) ship with sloserve's test extras")
-    warm = None
+    warm_obj = None
     if warm_start is not None:
         set_values(instance, warm_start)
-        warm = warm_cutoff(instance, warm_start)
+        warm_obj = _finite(warm_cutoff(instance, warm_start))
+    rq = _Request(time_limit_s, mip_gap, threads, bool(log), warm_start is not None, warm_obj, on_progress)
     t0 = time.perf_counter()
-    termination, has, objective, bound, extra = fn(instance, time_limit_s, mip_gap, threads, log, warm)
-    status = plan_status(termination, has)
+    termination, status, has, objective, bound, warm = fn(instance, rq)
     if status == Status.OPTIMAL and bound is None:
         bound = objective
+    gap = relative_gap(objective, bound)
+    if status == Status.OPTIMAL and gap is not None and gap > OPTIMAL_GAP * (1 + 1e-9) + 1e-12:
+        status = Status.GAP_LIMIT
     return SolveResult(status=status, solver=solver, termination=termination, has_solution=has,
-                       objective=objective, bound=bound, runtime_s=time.perf_counter() - t0,
-                       warm_start_accepted=extra.get("warm_start_accepted"),
-                       warm_start_objective=extra.get("warm_start_objective"))
-
+                       objective=objective, bound=bound, runtime_s=time.perf_counter() - t0, warm_start=warm)
 
 
 def solver_available(solver: str) -> bool:
@@ -222,10 +232,10 @@ def to_plan(instance: pyo.ConcreteModel, result: SolveResult, method: str = "mil
     plan = plan_from_arrays(inst, y, x, u, method=method, status=result.status or Status.FEASIBLE, bound=result.bound,
                             runtime_s=result.runtime_s,
                             extra={"solver": result.solver, "termination": result.termination})
-    if result.warm_start_accepted is not None:
-        plan.extra["warm_start_accepted"] = result.warm_start_accepted
-        plan.extra["warm_start_objective"] = result.warm_start_objective
-    if result.bound is not None and plan.objective is not None:
-        plan.extra["gap"] = max(0.0, plan.objective - result.bound) / max(abs(plan.objective), 1e-9)
+    if result.warm_start is not None:
+        plan.extra["warm_start"] = result.warm_start
+    gap = relative_gap(plan.objective, result.bound)
+    if gap is not None:
+        plan.extra["gap"] = gap
     return plan
 
