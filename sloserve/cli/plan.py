@@ -29,23 +29,30 @@ def load_problem(path: str):
     return _compile.load_problem(path)
 
 
-def _solve_opts(args):
-    from ..solvers.methods import SolveOptions
+#: ``sloserve plan`` answers with AGH at once, then proves (or improves) it with the MILP within this limit
+PLAN_METHOD = "agh+milp"
+PLAN_TIME_LIMIT_S = 60.0
+
+
+def _solve_opts(args, progress=None, on_plan=None):
     from ..problem.plan import Plan
+    from ..solvers.methods import SolveOptions
     warm = Plan.read(args.warm_start) if getattr(args, "warm_start", None) else None
     return SolveOptions(time_limit_s=args.time_limit, mip_gap=args.gap, threads=args.threads, solver=args.solver,
-                        seed=args.seed, log=args.log, warm_start=warm)
+                        seed=args.seed, log=args.log, warm_start=warm, on_progress=progress, on_plan=on_plan)
 
 
-def _add_solve_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", default="milp", help=METHOD_HELP + " (default milp)")
+def _add_solve_flags(p: argparse.ArgumentParser, method: str = "milp", time_limit: float | None = None) -> None:
+    p.add_argument("--method", default=method, help=METHOD_HELP + f" (default {method})")
     p.add_argument("--solver", default="highs", help="Pyomo solver name for MILP methods (default highs; e.g. scip, cbc, gurobi)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
+    p.add_argument("--time-limit", type=float, default=time_limit, metavar="S",
+                   help="wall-clock limit in seconds" + (f" (default {time_limit:g})" if time_limit else " (default none)"))
     p.add_argument("--gap", type=float, default=None, metavar="REL", help="relative MIP gap to stop at (e.g. 0.01)")
     p.add_argument("--threads", type=int, default=None, help="solver threads")
     p.add_argument("--seed", type=int, default=0, help="random seed of the heuristics")
     p.add_argument("--warm-start", default=None, metavar="PLAN", help="plan.json to warm-start from")
-    p.add_argument("--log", action="store_true", help="show the solver log")
+    p.add_argument("--log", action="store_true", help="show the solver log (on stderr)")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.add_argument("--out", default="plan.json", help="where to write the plan (default plan.json)")
 
 
@@ -79,15 +86,46 @@ def cmd_compile(args) -> int:
     return EXIT_OK
 
 
+def _headline(inst, plan) -> str:
+    from ..problem.plan import replicas_frame
+    rep = replicas_frame(inst, plan)
+    return f"{plan.method}: {plan.objective:.2f} $/h on {int(rep['gpus'].sum()) if len(rep) else 0} GPUs ({plan.runtime_s:.2f} s)"
+
+
+def stop_line(plan) -> str | None:
+    """The one line that says a plan is not proven optimal (time or gap limit), else None."""
+    from ..vocab import Status
+    if plan.status not in (Status.TIME_LIMIT, Status.GAP_LIMIT):
+        return None
+    what = "the time limit" if plan.status == Status.TIME_LIMIT else "the gap limit"
+    bound = "none" if plan.bound is None else f"{plan.bound:.2f} $/h"
+    gap = plan.extra.get("gap")
+    return (f"stopped at {what}: cost {plan.objective:.2f} $/h, best bound {bound}, "
+            f"gap {'unknown' if gap is None else f'{100 * gap:.2f}%'}")
+
+
 def _solve_and_write(args, problem_path: str) -> int:
     from ..problem.instance import build_instance
     from ..solvers import solve
+    from .progress import ProgressLine
     c = load_problem(problem_path)
     inst = build_instance(c)
-    plan = solve(inst, args.method, _solve_opts(args))  # checked there: a rejected plan never gets here
+    line = ProgressLine() if not args.quiet else None
+
+    def first(plan):  # a method's intermediate plan (agh+milp: AGH's), printed at once
+        limit = f"time limit {args.time_limit:g} s" if args.time_limit else "no time limit"
+        print(f"{_headline(inst, plan)}; proving it with the MILP ({limit}; --time-limit S to change, "
+              f"--method agh for the heuristic alone)", flush=True)
+
+    plan = solve(inst, args.method, _solve_opts(args, progress=line, on_plan=first))  # checked there
+    if line is not None:
+        line.close()
     plan.to_json(args.out)
     _report_plan(inst, plan)
     print(f"\nchecker: every constraint holds; plan written to {args.out}")
+    msg = stop_line(plan)
+    if msg:
+        print(msg, file=sys.stderr)
     return EXIT_OK
 
 
@@ -144,7 +182,7 @@ def add_commands(sub) -> None:
                        description="Compile, solve, check and print the plan of a scenario (default: the embedded "
                                    "Azure-calibrated scenario), writing plan.json.")
     p.add_argument("scenario", nargs="?", default=None, help="scenario YAML (default: the embedded default scenario)")
-    _add_solve_flags(p)
+    _add_solve_flags(p, method=PLAN_METHOD, time_limit=PLAN_TIME_LIMIT_S)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("methods", help="list the registered solution methods")

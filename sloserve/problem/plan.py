@@ -1,6 +1,7 @@
 """Plans (FORMULATION §4): the ``Plan`` dataclass, its JSON file, array form and DataFrame views."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field, asdict
@@ -218,3 +219,37 @@ def summary_frame(inst: Instance, plan: Plan) -> pd.DataFrame:
         "error_mean": mean(inst.error), "max_error": inst.max_error,
     })
     return df
+
+
+def replace_plan(plan: Plan, **changes) -> Plan:
+    """A copy of ``plan`` with some fields changed (``dataclasses.replace`` for plans)."""
+    return dataclasses.replace(plan, **changes)
+
+
+# ---- the one clean-up step ---------------------------------------------------------------------
+
+def tidy(inst: Instance, plan: Plan) -> Plan:
+    """The same plan without paying for idle capacity (pure; every method's plan goes through here).
+
+    Each configuration keeps only the replicas its traffic needs (``Instance.replicas_needed``: the
+    smallest whole number meeting capacity and KV memory), so a configuration that carries no
+    traffic has none; routing entries with a zero fraction are dropped. Nothing a constraint needs is
+    removed, so a feasible plan stays feasible; the objective and the gap to the plan's bound are
+    recomputed. Names the instance does not know are left as they are, for the checker to report.
+    """
+    a = arrays_from_plan(inst, plan)
+    if a.unknown:
+        return plan
+    y = np.minimum(np.round(a.y), inst.replicas_needed(a.x)).astype(np.int64)
+    routing = [r for r in plan.routing if r["fraction"] != 0]
+    reps = {str(inst.configs[c]): int(y[c]) for c in np.flatnonzero(y > 0)}
+    objective = inst.objective(y, a.u, a.x)
+    extra = dict(plan.extra)
+    if plan.bound is not None and math.isfinite(plan.bound):
+        extra["gap"] = max(0.0, objective - plan.bound) / max(abs(objective), 1e-9)
+    if reps != plan.replicas:
+        extra["tidied"] = {"replicas_removed": int(np.round(a.y).sum() - y.sum()),
+                           "objective_before": plan.objective}
+    return Plan(scenario=plan.scenario, method=plan.method, status=plan.status, objective=objective,
+                replicas=reps, routing=routing, unserved=dict(plan.unserved), bound=plan.bound,
+                runtime_s=plan.runtime_s, extra=extra)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from ..checker import check
 from ..problem.instance import Instance, build_instance
-from ..problem.plan import Plan
+from ..problem.plan import Plan, tidy
 from ..problem.tables import Compiled
 from ..registry import Registry
 from . import heuristics, milp  # noqa: F401  (importing registers gh, agh, agh+milp and milp)
@@ -23,11 +23,12 @@ def load_methods() -> Registry[Method]:
 
 
 def solve(problem: Compiled | Instance, method: str = "milp", opts: SolveOptions | None = None, **kw) -> Plan:
-    """Solve with a registered method and verify the plan with the independent checker."""
+    """Solve with a registered method, tidy the plan (:func:`~sloserve.problem.plan.tidy`: no idle
+    replicas) and verify it with the independent checker; a rejected plan raises PlanCheckFailed."""
     fn = METHODS.get(method)
     opts = replace(opts or SolveOptions(), **kw)
     inst = problem if isinstance(problem, Instance) else build_instance(problem)
-    plan = fn(inst, opts)
+    plan = tidy(inst, fn(inst, opts))
     res = check(inst, plan)
     if not res.ok:
         raise PlanCheckFailed(f"method {method!r} produced a plan the checker rejects:\n{res.report()}")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import InfeasibleError
 from ...problem.instance import Instance
-from ...problem.plan import Plan, plan_from_arrays
+from ...problem.plan import Plan, plan_from_arrays, replace_plan, tidy
 from ...vocab import Status
 from ..methods import METHODS, SolveOptions, register_method
 from .core import Prepared, State, finish, prepare
@@ -165,18 +165,34 @@ def agh(inst: Instance, opts: SolveOptions) -> Plan:
     starts = ex.get("starts")
     (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=None if starts is None else int(starts),
                                   noise=float(ex.get("noise", 0.15)), max_passes=int(ex.get("max_passes", 4)))
+    lb = stats.get("lp_bound")  # the LP relaxation's optimum: a valid lower bound on the MILP's
     return plan_from_arrays(inst, y, x, u, method="agh", status=Status.FEASIBLE, runtime_s=time.perf_counter() - t0,
+                            bound=float(lb) if lb is not None and np.isfinite(lb) else None,
                             extra={"agh": stats, "seed": opts.seed})
 
 
 @register_method("agh+milp", "AGH, then the MILP warm-started from the AGH plan")
 def agh_milp(inst: Instance, opts: SolveOptions) -> Plan:
+    """AGH's plan at once (``opts.on_plan``), then the MILP warm-started from it within the rest of the
+    time limit. Returns the better of the two plans, with the MILP's status and bound: a MILP stopped
+    before it found anything better (or anything at all) still answers with AGH's plan."""
     t0 = time.perf_counter()
     cap = default_time_cap(inst)
     cap = cap if opts.time_limit_s is None else min(cap, float(opts.time_limit_s))
-    warm = agh(inst, replace(opts, time_limit_s=cap))
+    try:
+        warm = tidy(inst, agh(inst, replace(opts, time_limit_s=cap)))
+    except InfeasibleError:  # the MILP decides, and its elastic diagnosis says what to relax
+        return METHODS.get("milp")(inst, opts)
+    if opts.on_plan is not None:
+        opts.on_plan(warm)
     left = None if opts.time_limit_s is None else max(float(opts.time_limit_s) - (time.perf_counter() - t0), 1.0)
-    plan = METHODS.get("milp")(inst, replace(opts, warm_start=warm, time_limit_s=left))
+    try:
+        plan = tidy(inst, METHODS.get("milp")(inst, replace(opts, warm_start=warm, time_limit_s=left)))
+    except InfeasibleError as e:  # the MILP stopped without a plan of its own: AGH's stands, unproven
+        plan = replace_plan(warm, status=Status.TIME_LIMIT, bound=warm.bound,
+                            extra={**warm.extra, "milp": str(e).splitlines()[0]})
+    if warm.objective < plan.objective - 1e-9 * max(1.0, abs(plan.objective)):
+        plan = replace_plan(warm, status=plan.status, bound=plan.bound, extra={**warm.extra, **plan.extra})
     plan.method = "agh+milp"
     plan.runtime_s = time.perf_counter() - t0
     plan.extra = {**plan.extra, "agh_objective": warm.objective, "agh_runtime_s": warm.runtime_s}
