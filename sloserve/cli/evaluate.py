@@ -69,7 +69,11 @@ def cmd_rolling(args) -> int:
     ro = RollingOptions(method=args.method, forecast=args.forecast, alpha=args.alpha, season=args.season,
                         margin=args.margin, time_limit_s=args.time_limit, switching_cost=args.switching_cost,
                         seed=args.seed)
-    df = rolling_horizon(compile_scenario(sc), rates, ro, warmup=args.warmup, out=args.out, progress=args.progress)
+    from ..resume import fingerprint
+    inputs = [fingerprint(p) for p in paths] + ([fingerprint(args.scenario)] if args.scenario else [])
+    cli_opts = {"window": args.window, "types_per_service": args.types_per_service, "scenario": args.scenario}
+    df = rolling_horizon(compile_scenario(sc), rates, ro, warmup=args.warmup, out=args.out, progress=args.progress,
+                         overwrite=args.overwrite, inputs=inputs, options=cli_opts)
     with pd.option_context("display.width", 200, "display.float_format", lambda v: f"{v:.4g}"):
         print(horizon_summary(df).to_string(index=False))
     if args.out:
@@ -99,5 +103,7 @@ def _add_rolling(sub) -> None:
     p.add_argument("--trace-dir", default=None)
     p.add_argument("--no-download", action="store_true")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--out", default=None, help="CSV appended window by window (resumable)")
+    p.add_argument("--out", default=None, help="CSV appended window by window; a rerun with the same options and "
+                                               "inputs resumes from it, any other rerun stops (exit 2)")
+    p.add_argument("--overwrite", action="store_true", help="start --out afresh instead of resuming it")
     p.set_defaults(func=cmd_rolling)

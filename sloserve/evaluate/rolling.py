@@ -7,23 +7,26 @@ replicas, penalties for traffic beyond capacity or on SLO-breaking routes, re-pl
 replica churn. A static plan provisioned once for the peak window is evaluated the same way.
 
 Windows are appended to a CSV as they finish (``out=``), so a long run can be interrupted and
-resumed without losing finished windows.
+resumed without losing finished windows — by the same run only (:mod:`sloserve.resume`).
 """
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..problem.instance import Instance, build_instance
 from ..solvers import SolveOptions, solve
 from ..problem.plan import arrays_from_plan
 from .forecast import forecast
 from .stress import DEFAULT_VIOLATION_PENALTY, Stress, evaluate_arrays
 from ..problem.tables import Compiled
+from ..resume import ResumableCSV, fingerprint_data
 
 
 
@@ -58,33 +61,57 @@ def _evaluate_window(base: Instance, y, x, u, actual: np.ndarray, ro: RollingOpt
             "gpus": int(base.gpus @ y)}
 
 
+#: the columns of a rolling-horizon record (one per policy and window), in file order
+RECORD_COLUMNS = ("policy", "window", "window_start", "replan_s", "churn_gpus", "switching_cost", "infra_cost_per_hour",
+                  "penalty_per_hour", "slo_violating", "beyond_capacity", "unserved", "gpus", "replicas")
+_TEXT_COLUMNS = ("policy", "replicas")
+
+
+def problem_fingerprints(c: Compiled, rates: pd.DataFrame) -> list[dict]:
+    """Fingerprints of a rolling run's in-memory inputs: the compiled tables and the rates per window."""
+    tables = "".join(c.table(t).to_csv(index=False, float_format="%.10g") for t in Compiled.TABLES)
+    return [fingerprint_data("compiled tables", tables + repr(c.options)),
+            fingerprint_data("rates per window", rates.to_csv(float_format="%.10g"))]
+
+
 def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = RollingOptions(), *,
                     warmup: int = 1, out: str | Path | None = None, progress: bool | None = None,
-                    static: bool = True) -> pd.DataFrame:
+                    static: bool = True, overwrite: bool = False, inputs: list[dict] | None = None,
+                    options: dict | None = None) -> pd.DataFrame:
     """Re-plan per window of ``rates`` (index: window start; columns: query types of ``c``; values: rps).
 
-    Returns one row per (policy, window) with costs in $/h, violation fractions, re-plan time
-    and churn. The first ``warmup`` windows only feed the forecast. With ``out``, rows are
-    appended as windows finish and windows already in the file are not recomputed (the first
-    window computed after a resume reports no churn: the previous plan is not stored).
+    Returns one row per (policy, window) with costs in $/h, violation fractions, re-plan time,
+    churn and the replicas of the window's plan. The first ``warmup`` windows only feed the forecast.
+    With ``out``, records are appended as windows finish (:class:`~sloserve.resume.ResumableCSV`) and a
+    rerun skips the windows already there — only when it is the same run: the same options
+    (``RollingOptions``, ``warmup``, ``static`` and the caller's ``options``) and the same inputs
+    (``inputs``, default: fingerprints of ``c`` and ``rates``); anything else raises InputError unless
+    ``overwrite``. Churn after a resume is computed from the stored replicas of the last window.
     """
     from tqdm import tqdm  # plain bar: tqdm.auto would need ipywidgets inside Jupyter
     types = list(c.query_types["query_type"])
     missing = [t for t in types if t not in rates.columns]
     if missing:
-        from ..errors import InputError
         raise InputError("rates", "columns", f"no rates for query types {missing}; have {list(rates.columns)}")
     R = rates[types].to_numpy(dtype=float)
     base = build_instance(c)
-    done = pd.read_csv(out) if out is not None and Path(out).exists() else pd.DataFrame()
-    rows = done.to_dict("records") if len(done) else []
+    store = None
+    if out is not None:
+        store = ResumableCSV(out, command="rolling", options={**asdict(ro), "warmup": warmup, "static": static,
+                                                              **(options or {})},
+                             inputs=inputs if inputs is not None else problem_fingerprints(c, rates),
+                             columns=RECORD_COLUMNS, key=("policy", "window"), overwrite=overwrite)
+    rows = list(store.records) if store is not None else []
     have = {(r["policy"], int(r["window"])) for r in rows}
 
     def emit(row):
+        row = {**row, "replicas": json.dumps(row["replicas"], sort_keys=True)}
         rows.append(row)
-        if out is not None:
-            pd.DataFrame([row]).to_csv(out, mode="a", header=not Path(out).exists() or Path(out).stat().st_size == 0,
-                                       index=False)
+        if store is not None:
+            store.append(row)
+
+    def replicas(y) -> dict:
+        return {str(base.configs[k]): int(y[k]) for k in np.flatnonzero(y > 0)}
 
     opts = SolveOptions(time_limit_s=ro.time_limit_s, seed=ro.seed)
     if static and any(("static", t) not in have for t in range(warmup, len(R))):  # resumed runs skip it
@@ -97,14 +124,21 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
             if ("static", t) in have:
                 continue
             emit({"policy": "static", "window": t, "window_start": rates.index[t], "replan_s": st_time if t == warmup else 0.0,
-                  "churn_gpus": 0, "switching_cost": 0.0, **_evaluate_window(base, a.y, a.x, a.u, R[t], ro)})
+                  "churn_gpus": 0, "switching_cost": 0.0, **_evaluate_window(base, a.y, a.x, a.u, R[t], ro),
+                  "replicas": replicas(a.y)})
 
+    done_rolling = sorted(int(r["window"]) for r in rows if r["policy"] == "rolling")
     prev_y = None
     disable = None if progress is None else not progress  # None: show only on a terminal
     bar = tqdm(range(warmup, len(R)), desc="rolling horizon", disable=disable)
     for t in bar:
         if ("rolling", t) in have:
             continue
+        if prev_y is None and done_rolling and done_rolling[-1] == t - 1:  # resumed: the previous plan is stored
+            last = next(r for r in rows if r["policy"] == "rolling" and int(r["window"]) == t - 1)
+            prev_y = np.zeros(base.C)
+            for cfg, n in json.loads(last["replicas"]).items():
+                prev_y[base.config_index[cfg]] = n
         fc = forecast(R[:t], ro.forecast, ro.alpha, ro.season) * ro.margin
         t0 = time.perf_counter()
         plan = solve(with_rates(c, fc), ro.method, opts)
@@ -116,8 +150,11 @@ def rolling_horizon(c: Compiled, rates: pd.DataFrame, ro: RollingOptions = Rolli
         sw = ro.switching_cost * churn
         ev["infra_cost_per_hour"] += sw  # one window of switching, charged in that window's $/h
         emit({"policy": "rolling", "window": t, "window_start": rates.index[t], "replan_s": dt,
-              "churn_gpus": churn, "switching_cost": sw, **ev})
-    df = pd.DataFrame(rows)
+              "churn_gpus": churn, "switching_cost": sw, **ev, "replicas": replicas(a.y)})
+    df = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
+    for col in RECORD_COLUMNS:
+        if col not in _TEXT_COLUMNS:
+            df[col] = pd.to_numeric(df[col])
     df["total_cost_per_hour"] = df["infra_cost_per_hour"] + df["penalty_per_hour"]
     return df.sort_values(["policy", "window"]).reset_index(drop=True)
 

@@ -94,3 +94,17 @@ def test_entry_points():
     assert r.returncode == 0 and r.stdout.strip() == f"sloserve {sloserve.__version__}"
     r = run("--help")
     assert r.returncode == 0 and "COMMAND" in r.stdout
+
+
+def test_a_mismatched_rolling_resume_exits_2_naming_the_option(tmp_path, capsys):
+    from sloserve.cli import main
+    traces = _trace(tmp_path)
+    out = tmp_path / "r.csv"
+    assert main(["rolling", *traces, "--window", "5min", "--no-download", "--out", str(out)]) == 0
+    n = len(out.read_text().splitlines())
+    capsys.readouterr()
+    assert main(["rolling", *traces, "--window", "10min", "--no-download", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "option window: was '5min' in the run that wrote this file, now '10min'" in err and "--overwrite" in err
+    assert len(out.read_text().splitlines()) == n  # nothing was appended
+    assert main(["rolling", *traces, "--window", "10min", "--no-download", "--out", str(out), "--overwrite"]) == 0
