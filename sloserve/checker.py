@@ -1,4 +1,4 @@
-"""The independent plan checker: every constraint of FORMULATION §3, no solver involved.
+"""The independent plan checker: every constraint of docs/formulation.md §3, no solver involved.
 
 A plan is feasible when each constraint holds within ``TOL`` relative (1e-6). The checker
 recomputes the objective from replicas and unserved fractions and reports each violation
@@ -135,8 +135,8 @@ def check_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray) ->
 
     # open_replicas: y_c <= Ymax_c o_c, with o_c implied by the plan (open iff y_c > 0) and the
     # table's own limit max_replicas_c (the MILP's tighter derived Ymax is a bound, not a rule)
-    add(Constraint.OPEN_REPLICAS, _leq(y, inst.max_replicas), cn, y, inst.max_replicas.astype(float),
-        lambda n: f"more replicas than the configuration allows ({inst.max_replicas[n]})")
+    add(Constraint.OPEN_REPLICAS, _leq(y, inst.max_replicas), cn, y, inst.max_replicas,
+        lambda n: f"more replicas than the configuration allows ({inst.max_replicas[n]:.0f})")
 
     # open_routes: x_ic <= o_c, traffic only to configurations with replicas (a route of a type
     # with zero arrival rate carries no requests, so its fraction puts nothing on c)
@@ -160,7 +160,7 @@ def check_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray) ->
 
 
 def check(inst: Instance, plan: Plan) -> CheckResult:
-    """Verify ``plan`` against every constraint of FORMULATION §3 and recompute its objective."""
+    """Verify ``plan`` against every constraint of docs/formulation.md §3 and recompute its objective."""
     a = arrays_from_plan(inst, plan)
     V = [Violation(Constraint.DOMAIN, "plan", 1.0, 0.0, msg) for msg in a.unknown]
     V += check_arrays(inst, a.y, a.x, a.u)

@@ -1,4 +1,4 @@
-"""Compile a scenario into the tables of FORMULATION §2.2, once, for every solver.
+"""Compile a scenario into the tables of docs/formulation.md §2.2, once, for every solver.
 
 ``compile_scenario`` builds the candidate configurations (model × GPU × precision × TP × PP),
 runs the performance model over the whole (query type × configuration) grid, attaches error
@@ -18,7 +18,6 @@ from . import catalog, perf
 from .scenario import Scenario, load_scenario
 from ..problem.tables import Compiled, read_compiled
 
-UNLIMITED_REPLICAS = 1_000_000  # max_replicas when neither availability nor a cap limits a configuration
 
 
 def config_id(model: str, gpu: str, precision: str, tp: int, pp: int) -> str:
@@ -103,14 +102,14 @@ def compile_scenario(sc: Scenario) -> Compiled:
     dropped["configs_without_route"] = int(cfg_out["feasible"].astype(bool).sum() - len(feas))
 
     a = feas["gpu"].map(gpu_rows.set_index("gpu")["available"]).to_numpy(dtype=float)
-    maxrep = np.where(np.isnan(a), UNLIMITED_REPLICAS, np.floor(np.nan_to_num(a) / feas["gpus"].to_numpy()))
+    maxrep = np.floor(a / feas["gpus"].to_numpy())  # NaN (an empty cell) = no limit
     configs = feas[["config", "model", "gpu", "precision", "tp", "pp", "gpus", "cost_per_hour", "kv_bytes"]].copy()
-    configs["max_replicas"] = maxrep.astype(np.int64)
+    configs["max_replicas"] = maxrep
     for extra_col in ("weight_bytes", "kv_bytes_per_token"):
         if extra_col in feas:
             configs[extra_col] = feas[extra_col].to_numpy()
     # configurations that can never hold a replica (availability) go too, counted
-    keep = configs["max_replicas"] > 0
+    keep = ~(configs["max_replicas"] <= 0)
     dropped["configs_unavailable"] = int((~keep).sum())
     configs = configs.loc[keep].reset_index(drop=True)
     kept = feas.loc[keep.to_numpy()].reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""The two-phase performance model (FORMULATION §2.1), calibrated per GPU type.
+"""The two-phase performance model (docs/formulation.md §2.1), calibrated per GPU type.
 
 Everything here is a pure function on numpy arrays (broadcasting), with SI units:
 seconds, bytes, bytes/s, FLOP, FLOP/s, parameter COUNTS (not billions), tokens.

@@ -33,7 +33,7 @@ class Instance:
     cost: np.ndarray  # $/h per replica
     kv: np.ndarray  # KV_c, bytes
     gpus: np.ndarray  # GPUs per replica
-    max_replicas: np.ndarray  # from the tables
+    max_replicas: np.ndarray  # from the tables, replicas (float; inf = no limit)
     config_gpu: np.ndarray  # k of c
     config_model: np.ndarray  # j of c
     config_deployment: np.ndarray  # d of c
@@ -99,7 +99,7 @@ class Instance:
 
     @cached_property
     def ymax(self) -> np.ndarray:
-        """Ymax_c: a valid upper bound on replicas of each configuration (FORMULATION §3).
+        """Ymax_c: a valid upper bound on replicas of each configuration (docs/formulation.md §3).
 
         min(max_replicas, ⌊A_k/gpus_c⌋, ⌊B/cost_c⌋, ⌈max(Σ_i λ_i/(ρ̄μ_ic), Σ_i λ_i ω_ic/KV_c)⌉).
         The memory term is added to the formulation's capacity term: without it the bound
@@ -123,7 +123,7 @@ class Instance:
         return np.ceil(need * (1 - 1e-9) - 1e-12).clip(min=0).astype(np.int64)
 
     def objective(self, y: np.ndarray, u: np.ndarray, x: np.ndarray | None = None) -> float:
-        """Σ cost_c y_c + Σ_j F_j s_j + 3600 Σ_i φ_i λ_i u_i, in $/h (FORMULATION §3).
+        """Σ cost_c y_c + Σ_j F_j s_j + 3600 Σ_i φ_i λ_i u_i, in $/h (docs/formulation.md §3).
 
         s_j = 1 when any configuration of model j is open (y > 0, or carries traffic in ``x``).
         """
@@ -167,7 +167,7 @@ def build_instance(c: Compiled) -> Instance:
         cost=cf["cost_per_hour"].to_numpy(dtype=float),
         kv=cf["kv_bytes"].to_numpy(dtype=float),
         gpus=cf["gpus"].to_numpy(dtype=np.int64),
-        max_replicas=cf["max_replicas"].to_numpy(dtype=np.int64),
+        max_replicas=np.nan_to_num(cf["max_replicas"].to_numpy(dtype=float), nan=np.inf),
         config_gpu=gidx.get_indexer(cf["gpu"]),
         config_model=midx.get_indexer(cf["model"]),
         config_deployment=np.array([dmap[d] for d in dep_keys], dtype=np.int64),

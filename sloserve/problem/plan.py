@@ -1,4 +1,4 @@
-"""Plans (FORMULATION §4): the ``Plan`` dataclass, its JSON file, array form and DataFrame views."""
+"""Plans (docs/formulation.md §4): the ``Plan`` dataclass, its JSON file, array form and DataFrame views."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""The compiled tables (FORMULATION §2.2): schemas, the ``Compiled`` container, read/write.
+"""The compiled tables (docs/formulation.md §2.2): schemas, the ``Compiled`` container, read/write.
 
 The compiled tables are the interchange format between the performance model and every
 solver, checker and simulator. Each table has one schema here (column, dtype, unit,
@@ -20,18 +20,28 @@ from ..errors import InputError
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a compiled table; ``empty`` says what an empty cell means (None: not allowed)."""
+
     name: str
     dtype: str  # "str" | "float" | "int" | "bool"
     unit: str
     description: str
-    nullable: bool = False
+    empty: str | None = None
     minimum: float | None = None
     maximum: float | None = None
     positive: bool = False  # strictly > 0
 
+    @property
+    def nullable(self) -> bool:
+        return self.empty is not None
 
-def _c(name, dtype, unit, description, nullable=False, minimum=None, maximum=None, positive=False) -> Column:
-    return Column(name, dtype, unit, description, nullable, minimum, maximum, positive)
+
+def _c(name, dtype, unit, description, empty=None, minimum=None, maximum=None, positive=False) -> Column:
+    return Column(name, dtype, unit, description, empty, minimum, maximum, positive)
+
+
+NO_SLO = "no such SLO"
+NO_LIMIT = "no limit"
 
 
 SCHEMAS: dict[str, list[Column]] = {
@@ -40,9 +50,9 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("rate_rps", "float", "requests/s", "arrival rate λ_i", minimum=0),
         _c("input_tokens", "float", "tokens", "prompt length h_i", minimum=0),
         _c("output_tokens", "float", "tokens", "generated length f_i", minimum=0),
-        _c("ttft_slo_s", "float", "s", "time-to-first-token SLO (empty = none)", nullable=True, positive=True),
-        _c("tpot_slo_s", "float", "s", "time-per-output-token SLO (empty = none)", nullable=True, positive=True),
-        _c("e2e_slo_s", "float", "s", "end-to-end latency SLO E2E_i (empty = none)", nullable=True, positive=True),
+        _c("ttft_slo_s", "float", "s", "time-to-first-token SLO", empty=NO_SLO, positive=True),
+        _c("tpot_slo_s", "float", "s", "time-per-output-token SLO", empty=NO_SLO, positive=True),
+        _c("e2e_slo_s", "float", "s", "end-to-end latency SLO E2E_i", empty=NO_SLO, positive=True),
         _c("max_error", "float", "fraction", "error limit ε_i", minimum=0, maximum=1),
         _c("max_unserved", "float", "fraction", "allowed unserved fraction ζ_i", minimum=0, maximum=1),
         _c("unserved_penalty", "float", "$/request", "penalty φ_i per unserved request", minimum=0),
@@ -57,7 +67,7 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("gpus", "int", "GPUs", "GPUs per replica n·m", minimum=1),
         _c("cost_per_hour", "float", "$/h", "cost of one replica cost_c", minimum=0),
         _c("kv_bytes", "float", "bytes", "KV-cache budget per replica KV_c", positive=True),
-        _c("max_replicas", "int", "replicas", "upper bound on replicas (catalog/availability)", minimum=0),
+        _c("max_replicas", "int", "replicas", "upper bound on replicas of the configuration", empty=NO_LIMIT, minimum=0),
     ],
     "routes": [
         _c("query_type", "str", "", "query type i"),
@@ -71,7 +81,7 @@ SCHEMAS: dict[str, list[Column]] = {
     ],
     "gpus": [
         _c("gpu", "str", "", "GPU type k"),
-        _c("available", "float", "GPUs", "GPUs of type k that can be rented A_k (empty = unlimited)", nullable=True, minimum=0),
+        _c("available", "float", "GPUs", "GPUs of type k that can be rented A_k", empty=NO_LIMIT, minimum=0),
     ],
     "models": [
         _c("model", "str", "", "model j"),
@@ -135,7 +145,7 @@ def scenario_json(c: Compiled) -> dict[str, Any]:
 
 
 def write_compiled(c: Compiled, out_dir: str | Path) -> Path:
-    """Write the tables of FORMULATION §2.2 as CSV files plus ``scenario.json``."""
+    """Write the tables of docs/formulation.md §2.2 as CSV files plus ``scenario.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name in Compiled.TABLES + OPTIONAL_TABLES:
@@ -196,10 +206,12 @@ def validate_table(df: pd.DataFrame, name: str, file: str) -> pd.DataFrame:
             r = int(np.flatnonzero(vals > col.maximum)[0])
             raise InputError(file, col.name, f"must be <= {col.maximum}, got {vals[r]}", row=r + 2)
         if col.dtype == "int":
-            if (vals != np.round(vals)).any():
-                r = int(np.flatnonzero(vals != np.round(vals))[0])
+            frac = ~np.isnan(vals) & (vals != np.round(vals))
+            if frac.any():
+                r = int(np.flatnonzero(frac)[0])
                 raise InputError(file, col.name, f"must be a whole number, got {vals[r]}", row=r + 2)
-            df[col.name] = vals.astype(np.int64)
+            # a column that may be empty stays float (NaN = empty); the others are integers
+            df[col.name] = vals if col.nullable else vals.astype(np.int64)
         else:
             df[col.name] = vals
     key = schema[0].name

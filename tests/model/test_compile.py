@@ -1,4 +1,4 @@
-"""Compile: scenario -> the tables of FORMULATION §2.2, consistent with the catalog and the SLOs."""
+"""Compile: scenario -> the tables of docs/formulation.md §2.2, consistent with the catalog and the SLOs."""
 from __future__ import annotations
 
 import json

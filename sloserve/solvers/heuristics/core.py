@@ -5,7 +5,7 @@ greedily, and *remove* traffic from routes.
 Units. A route r = (i, c) carries a fraction x_r of type i's traffic. ``a_r = λ_i/(ρ̄·μ_ic)`` and
 ``b_r = λ_i·ω_ic/KV_c`` are the replicas (compute, resp. KV memory) that the *whole* type would
 need on c, so Σ_r a_r·x_r ≤ y_c and Σ_r b_r·x_r ≤ y_c are the capacity and memory rows of
-FORMULATION §3 divided by ρ̄ resp. KV_c. ``s_r = e_ic − ε_i`` and ``g_r = e2e_ic − E2E_i`` turn the
+docs/formulation.md §3 divided by ρ̄ resp. KV_c. ``s_r = e_ic − ε_i`` and ``g_r = e2e_ic − E2E_i`` turn the
 error and delay rows into "credit" rows Σ_r s_r·x_r ≤ 0 and Σ_r g_r·x_r ≤ 0 (using
 Σ_c x_ic = 1 − u_i). Costs are $/h, fractions are of a type's arrival rate.
 

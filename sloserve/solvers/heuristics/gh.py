@@ -1,4 +1,4 @@
-"""GH, the one-pass greedy heuristic of FORMULATION §5.
+"""GH, the one-pass greedy heuristic of docs/formulation.md §5.
 
 Two deterministic passes (new replicas priced rounded up, as the paper's marginal cost, and
 pro rata, LP-like); the cheaper plan wins. In each, query types are placed hardest first (fewest routes that meet their error and delay limits on

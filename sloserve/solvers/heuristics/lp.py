@@ -1,4 +1,4 @@
-"""The LP relaxation of the MILP (FORMULATION §3) on the numpy ``Instance``, solved with ``highspy``.
+"""The LP relaxation of the MILP (docs/formulation.md §3) on the numpy ``Instance``, solved with ``highspy``.
 
 Columns: x_r ∈ [0, 1] per route, u_i ∈ [0, ζ_i], y_c ∈ [0, Ymax_c] (continuous) and, when fixed
 costs or ``max_models`` matter, s_j ∈ [0, 1]. Rows are the MILP's rows with the binaries o_c

@@ -2,7 +2,7 @@
 ``highspy`` directly on the ``Instance`` arrays.
 
 Given a small set of candidate configurations (the LP relaxation's support, the configurations of
-the heuristic plans, their deployments' other TP/PP settings), the MILP of FORMULATION §3 restricted
+the heuristic plans, their deployments' other TP/PP settings), the MILP of docs/formulation.md §3 restricted
 to them and to their routes has a few hundred columns instead of tens of thousands, and HiGHS
 solves it in a fraction of a second. Its optimum is a feasible plan of the full problem (every
 row of the full MILP is present; only columns are missing). The solve is bounded by a

@@ -33,7 +33,7 @@ _EPS = 1e-6  # a slack below this (relative) is numerical noise, not a relaxatio
 def relaxed_ymax(inst: Instance) -> np.ndarray:
     """Ymax without the limits the elastic model relaxes (budget, availability, max_replicas)."""
     free = dataclasses.replace(inst, available=np.full_like(inst.available, np.inf),
-                               max_replicas=np.full_like(inst.max_replicas, np.iinfo(np.int32).max),
+                               max_replicas=np.full(inst.C, np.inf),
                                options=dataclasses.replace(inst.options, budget_per_hour=None))
     return np.maximum(free.ymax, inst.ymax)
 
@@ -70,7 +70,7 @@ def _elasticize(m: pyo.ConcreteModel, inst: Instance, families=FAMILIES) -> dict
                 con.deactivate()
     for c, name in enumerate(inst.configs):  # the tables' per-configuration cap, if tighter than the need
         if "max_replicas" in families and inst.max_replicas[c] < m.ymax[name].value:
-            relax("max_replicas", name, m.y[name], float(inst.max_replicas[c]), max(inst.max_replicas[c], 1))
+            relax("max_replicas", name, m.y[name], float(inst.max_replicas[c]), max(float(inst.max_replicas[c]), 1.0))
     for i, name in enumerate(inst.query_types):  # unserved beyond the allowance
         if "demand" in families and inst.max_unserved[i] < 1:
             m.u[name].setub(1.0)
@@ -100,7 +100,7 @@ def _lines(inst: Instance, slacks: dict[str, dict], y, x, u) -> list[str]:
         out.append(f"needs {int(inst.models_selected(y, x).sum())} models, max_models is {inst.options.max_models}")
     for c in relaxed("max_replicas"):
         n = inst.config_index[c]
-        out.append(f"configuration {c}: needs {y[n]:.0f} replicas, max_replicas is {inst.max_replicas[n]}")
+        out.append(f"configuration {c}: needs {y[n]:.0f} replicas, max_replicas is {inst.max_replicas[n]:.0f}")
     err = np.bincount(inst.route_i, weights=inst.error * x, minlength=inst.I)
     for q in relaxed("error"):
         i = inst.query_type_index[q]

@@ -89,7 +89,7 @@ def _max_models_rule(m):
 
 @functools.cache
 def abstract_model() -> pyo.AbstractModel:
-    """The MILP of FORMULATION §3, declared once (Pyomo abstract-model style)."""
+    """The MILP of docs/formulation.md §3, declared once (Pyomo abstract-model style)."""
     m = pyo.AbstractModel(name="sloserve")
     # -- sets
     m.I = pyo.Set(doc="I: query types i")
@@ -147,7 +147,7 @@ def abstract_model() -> pyo.AbstractModel:
     # -- objective
     m.cost = pyo.Objective(rule=_cost_rule, sense=pyo.minimize,
                            doc="Σ cost_c·y_c + Σ F_j·s_j + 3600·Σ φ_i·λ_i·u_i, $/h")
-    # -- constraints (FORMULATION §3)
+    # -- constraints (docs/formulation.md §3)
     m.demand = pyo.Constraint(m.I, rule=_demand_rule, doc="Σ_c x_ic + u_i = 1: all traffic routed or unserved")
     m.capacity = pyo.Constraint(m.C, rule=_capacity_rule,
                                 doc="Σ_i λ_i·x_ic/μ_ic ≤ ρ̄·y_c: busy time within capacity, replicas")
