@@ -128,6 +128,8 @@ def _cli_argv(args: argparse.Namespace, paths: Sequence[Path]) -> list[str]:
         argv += ["--slo", s]
     if args.seed:
         argv += ["--seed", str(args.seed)]
+    if args.name:
+        argv += ["--name", args.name]
     if args.skip_bad_rows:
         argv.append("--skip-bad-rows")
     if args.out:

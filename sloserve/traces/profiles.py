@@ -16,11 +16,11 @@ from .choices import PROFILE_FIELDS, SLO_FIELDS
 #: Sources and reasoning: docs/calibration.md, section "SLO defaults".
 SERVICE_DEFAULTS: dict[str, dict[str, Any]] = {
     "code": {"family": "code", "ttft_slo_s": 1.0, "tpot_slo_s": 0.05, "e2e_slo_s": "derived",
-             "max_error": 0.30, "max_unserved": 0.0, "unserved_penalty": 0.0},
+             "max_error": 0.15, "max_unserved": 0.0, "unserved_penalty": 0.0},
     "conversation": {"family": "conversation", "ttft_slo_s": 1.0, "tpot_slo_s": 0.10, "e2e_slo_s": "derived",
-                     "max_error": 0.30, "max_unserved": 0.0, "unserved_penalty": 0.0},
+                     "max_error": 0.20, "max_unserved": 0.0, "unserved_penalty": 0.0},
     "multimodal": {"family": "conversation", "ttft_slo_s": 2.0, "tpot_slo_s": 0.10, "e2e_slo_s": "derived",
-                   "max_error": 0.30, "max_unserved": 0.0, "unserved_penalty": 0.0},
+                   "max_error": 0.20, "max_unserved": 0.0, "unserved_penalty": 0.0},
     "math": {"family": "math", "ttft_slo_s": 2.0, "tpot_slo_s": 0.10, "e2e_slo_s": "derived",
              "max_error": 0.30, "max_unserved": 0.0, "unserved_penalty": 0.0},
 }
