@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .plan import load_problem
+from .plan import _methods, load_problem, registry_choice
+from .traces import add_trace_flags
 
 
 def add_commands(sub) -> None:
@@ -58,7 +59,8 @@ def cmd_rolling(args) -> int:
     from ..model.scenario import load_scenario, scenario_from_dict
     from ..traces.trace import load_traces, resolve_trace
     paths = [resolve_trace(t, args.trace_dir, download=not args.no_download) for t in args.traces]
-    trace = load_traces(paths, progress=args.progress)
+    from .traces import parse_columns
+    trace = load_traces(paths, progress=args.progress, columns=parse_columns(args.columns))
     rates = rates_per_window(trace, args.window, types_per_service=args.types_per_service, seed=args.seed)
     if args.scenario:
         sc = load_scenario(args.scenario)
@@ -71,7 +73,8 @@ def cmd_rolling(args) -> int:
                         seed=args.seed)
     from ..resume import fingerprint
     inputs = [fingerprint(p) for p in paths] + ([fingerprint(args.scenario)] if args.scenario else [])
-    cli_opts = {"window": args.window, "types_per_service": args.types_per_service, "scenario": args.scenario}
+    cli_opts = {"window": args.window, "types_per_service": args.types_per_service, "scenario": args.scenario,
+                "columns": args.columns}
     df = rolling_horizon(compile_scenario(sc), rates, ro, warmup=args.warmup, out=args.out, progress=args.progress,
                          overwrite=args.overwrite, inputs=inputs, options=cli_opts)
     with pd.option_context("display.width", 200, "display.float_format", lambda v: f"{v:.4g}"):
@@ -81,8 +84,12 @@ def cmd_rolling(args) -> int:
     return 0
 
 
-def _add_rolling(sub) -> None:
+def _forecasters():
     from ..evaluate.forecast import FORECASTERS
+    return FORECASTERS
+
+
+def _add_rolling(sub) -> None:
     p = sub.add_parser("rolling", help="rolling-horizon re-planning over a trace vs a static peak plan",
                        description="Per window: forecast each query type's rate, re-plan, and evaluate against the "
                                    "traffic that arrived; compare with a static plan provisioned for the peak window. "
@@ -91,8 +98,9 @@ def _add_rolling(sub) -> None:
     p.add_argument("--scenario", default=None, help="scenario whose query types match the trace's (default: calibrate one)")
     p.add_argument("--window", default="5min", help="window length (default 5min)")
     p.add_argument("--types-per-service", type=int, default=3)
-    p.add_argument("--method", default="agh", help="re-planning method (default agh)")
-    p.add_argument("--forecast", default="ewma", choices=FORECASTERS.names())
+    p.add_argument("--method", default="agh", type=registry_choice(_methods), help="re-planning method (default agh)")
+    p.add_argument("--forecast", default="ewma", type=registry_choice(_forecasters),
+                   help="a registered forecaster: last, ewma, seasonal, ... (default ewma)")
     p.add_argument("--alpha", type=float, default=0.5, help="EWMA weight of the newest window")
     p.add_argument("--season", type=int, default=0, help="windows per season for --forecast seasonal")
     p.add_argument("--margin", type=float, default=1.0, help="provision forecast x margin")
@@ -102,6 +110,7 @@ def _add_rolling(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trace-dir", default=None)
     p.add_argument("--no-download", action="store_true")
+    add_trace_flags(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--out", default=None, help="CSV appended window by window; a rerun with the same options and "
                                                "inputs resumes from it, any other rerun stops (exit 2)")

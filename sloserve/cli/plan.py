@@ -8,6 +8,22 @@ import time
 from ..errors import EXIT_INFEASIBLE, EXIT_OK
 
 PROBLEM_HELP = "a scenario YAML file or a directory written by `sloserve compile`"
+
+
+def registry_choice(load):
+    """An argparse ``type`` that accepts the names of a registry, loaded only when the flag is given
+    (so building the parser imports nothing heavy); an unknown name is a usage error listing the valid ones."""
+    def check(name: str) -> str:
+        reg = load()
+        if name not in reg:
+            raise argparse.ArgumentTypeError(f"unknown {reg.family} {name!r}; choose one of {reg.names()}")
+        return name
+    return check
+
+
+def _methods():
+    from ..solvers import load_methods
+    return load_methods()
 METHOD_HELP = "solution method (`sloserve methods` lists them)"
 
 
@@ -43,7 +59,7 @@ def _solve_opts(args, progress=None, on_plan=None):
 
 
 def _add_solve_flags(p: argparse.ArgumentParser, method: str = "milp", time_limit: float | None = None) -> None:
-    p.add_argument("--method", default=method, help=METHOD_HELP + f" (default {method})")
+    p.add_argument("--method", default=method, type=registry_choice(_methods), help=METHOD_HELP + f" (default {method})")
     p.add_argument("--solver", default="highs", help="Pyomo solver name for MILP methods (default highs; e.g. scip, cbc, gurobi)")
     p.add_argument("--time-limit", type=float, default=time_limit, metavar="S",
                    help="wall-clock limit in seconds" + (f" (default {time_limit:g})" if time_limit else " (default none)"))

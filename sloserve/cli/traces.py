@@ -36,6 +36,27 @@ def _parse_overrides(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def parse_columns(text: str | None) -> dict[str, str] | None:
+    """``"arrival=time,input_tokens=in,output_tokens=out"`` -> the ``columns=`` mapping of the trace loader."""
+    if text is None:
+        return None
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        if "=" not in part or not part.split("=", 1)[0].strip() or not part.split("=", 1)[1].strip():
+            raise InputError(None, "--columns", f"expected FIELD=COLUMN[,FIELD=COLUMN...], got {text!r}; fields: "
+                                                "arrival, input_tokens, output_tokens, num_images")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def add_trace_flags(p) -> None:
+    """Flags every command that reads traces shares."""
+    p.add_argument("--columns", default=None, metavar="FIELD=COLUMN,...",
+                   help="which columns of your CSV hold the arrival time and token counts, e.g. "
+                        "arrival=time,input_tokens=prompt,output_tokens=completion (default: the Azure names)")
+
+
 def add_commands(subparsers) -> argparse.ArgumentParser:
     """Add the ``calibrate`` subcommand; returns its parser."""
     p = subparsers.add_parser(
@@ -66,6 +87,7 @@ def add_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--skip-bad-rows", action="store_true", help="drop bad rows (and report them) instead of failing")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar while loading (default: when stderr is a terminal)")
+    add_trace_flags(p)
     p.add_argument("--out", "-o", default=None, help="output YAML (default: print to stdout)")
     p.set_defaults(func=_cli_calibrate)
     return p
@@ -90,7 +112,7 @@ def _cli_calibrate(args: argparse.Namespace) -> int:
     if args.service is not None and len(args.service) != len(paths):
         raise InputError(None, "--service", f"give one --service per TRACE ({len(paths)}), got {len(args.service)}")
     trace = load_traces(paths, services=args.service, on_bad_rows="skip" if args.skip_bad_rows else "error",
-                        progress=args.progress)
+                        progress=args.progress, columns=parse_columns(args.columns))
     for src, sk in trace.attrs.get("skipped_by_file", {}).items():
         if sk:
             first = trace.attrs.get("skipped_first_line", {}).get(src, {})
@@ -126,6 +148,8 @@ def _cli_argv(args: argparse.Namespace, paths: Sequence[Path]) -> list[str]:
         argv += ["--service", s]
     for s in args.slo or []:
         argv += ["--slo", s]
+    if args.columns:
+        argv += ["--columns", args.columns]
     if args.seed:
         argv += ["--seed", str(args.seed)]
     if args.name:

@@ -334,7 +334,9 @@ def _resolve_columns(path: Path, header: list[str], columns: Mapping[str, str] |
         elif str(col).strip().lower() in lower:
             out[key] = lower[str(col).strip().lower()]
         elif key in _REQUIRED_KEYS:
-            hint = "" if columns else "; map your columns with columns={'arrival': ..., 'input_tokens': ..., 'output_tokens': ...}"
+            hint = "" if columns else ("; say which columns hold them: on the command line --columns "
+                                       "arrival=COL,input_tokens=COL,output_tokens=COL (in Python: "
+                                       "columns={'arrival': ..., 'input_tokens': ..., 'output_tokens': ...})")
             raise InputError(str(path), col, f"missing column (the header has {header}){hint}")
         elif columns is not None and key in columns:
             raise InputError(str(path), col, f"missing column (the header has {header})")

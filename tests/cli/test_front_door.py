@@ -68,16 +68,40 @@ def test_log_goes_to_stderr(tmp_path):
 
 
 def test_a_time_limited_answer_says_so(tmp_path):
+    """``solve --time-limit 1`` on the default scenario: the MILP cannot prove its optimum in a second
+    here. Either it found a plan — then the plan says time_limit, carries bound and gap, pays for no idle
+    replica, and stderr has the one stop line — or it found none, and says that (exit 1)."""
     out = tmp_path / "p.json"
     r = run("solve", str(DEFAULT), "--method", "milp", "--time-limit", "1", "--out", str(out))
+    if r.returncode == 1:
+        assert "found no plan within the time limit of 1 s" in r.stderr and not out.exists()
+        return
     assert r.returncode == 0, r.stderr
     plan = json.loads(out.read_text())
     assert plan["status"] == "time_limit" and plan["bound"] is not None and plan["gap"] > 0
     line = [ln for ln in r.stderr.splitlines() if ln.startswith("stopped at the time limit: cost ")]
     assert len(line) == 1 and "best bound" in line[0] and "gap" in line[0]
-    # never pay for an idle replica: every replica carries traffic
     routed = {r_["config"] for r_ in plan["routing"] if r_["fraction"] > 0}
-    assert set(plan["replicas"]) <= routed
+    assert set(plan["replicas"]) <= routed  # never pay for an idle replica
+
+
+def test_a_stop_before_proof_is_never_optimal():
+    """Deterministic: HiGHS stopped after its root node (a node limit) with AGH's plan as incumbent."""
+    from sloserve.cli.plan import stop_line
+    from sloserve.model.compile import compile_scenario
+    from sloserve.model.scenario import default_scenario
+    from sloserve.problem.instance import build_instance
+    from sloserve.solvers import milp, solve
+    inst = build_instance(compile_scenario(default_scenario()))
+    agh = solve(inst, "agh")
+    m = milp.create_pyomo_instance(inst)
+    res = milp.solve_instance(m, warm_start=agh, solver_options={"mip_max_nodes": 1})
+    assert res.status == "time_limit" and res.has_solution and res.gap > 0
+    plan = milp.to_plan(m, res)
+    line = stop_line(plan)
+    assert line.startswith(f"stopped at the time limit: cost {plan.objective:.2f} $/h, best bound ") and "gap" in line
+    loose = milp.solve_instance(milp.create_pyomo_instance(inst), warm_start=agh, mip_gap=7.0)
+    assert loose.status == "gap_limit" and stop_line(milp.to_plan(m, loose)).startswith("stopped at the gap limit")
 
 
 def test_plan_prints_agh_first_then_the_proof(tmp_path):

@@ -103,6 +103,7 @@ class _Request:
     warm: bool  # the variables hold a start to pass on
     warm_objective: float | None  # that start's checked objective (None: not checker-clean)
     on_progress: Callable[[MipProgress], None] | None
+    solver_options: dict[str, Any] | None = None
 
 
 def _solve_highs(m, rq: _Request) -> tuple:
@@ -114,7 +115,7 @@ def _solve_highs(m, rq: _Request) -> tuple:
         cutoff = rq.warm_objective + WARM_CUTOFF_SLACK * max(1.0, abs(rq.warm_objective))
     out = solve_pyomo(m, time_limit_s=rq.time_limit_s, mip_gap=rq.mip_gap, threads=rq.threads, log=rq.log,
                       warm_start=rq.warm, warm_objective=rq.warm_objective, objective_bound=cutoff,
-                      on_progress=rq.on_progress)
+                      on_progress=rq.on_progress, options=rq.solver_options)
     warm = None if not rq.warm else {True: "accepted", False: "rejected"}.get(out.warm_start_accepted, "unknown")
     return out.termination, out.status, out.has_solution, out.objective, out.bound, warm
 
@@ -188,13 +189,15 @@ def _backend(solver: str):
 def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limit_s: float | None = None,
                    mip_gap: float | None = None, threads: int | None = None, log: bool = False,
                    warm_start: Plan | None = None,
-                   on_progress: Callable[[MipProgress], None] | None = None) -> SolveResult:
+                   on_progress: Callable[[MipProgress], None] | None = None,
+                   solver_options: dict[str, Any] | None = None) -> SolveResult:
     """Solve a Pyomo instance of the MILP (or any linear model) and load the best solution found.
 
     ``solver``: 'highs' (default), 'scip' (pyscipopt), or any Pyomo solver name ('gurobi',
     'cplex', 'cbc', ...). ``time_limit_s`` seconds; ``mip_gap`` relative; ``warm_start`` a plan
     whose values are set on the variables and passed to solvers that accept a start; ``on_progress``
-    receives the incumbent, bound and gap as the solve goes (HiGHS). The status is ``optimal`` only
+    receives the incumbent, bound and gap as the solve goes (HiGHS); ``solver_options`` are passed to
+    HiGHS by name (e.g. ``{"mip_max_nodes": 100}``; other solvers ignore them). The status is ``optimal`` only
     when the solver proved optimality within :data:`~sloserve.vocab.OPTIMAL_GAP`; a solver that stopped
     at a larger gap the user allowed gives ``gap_limit``.
     """
@@ -206,7 +209,8 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
     if warm_start is not None:
         set_values(instance, warm_start)
         warm_obj = _finite(warm_cutoff(instance, warm_start))
-    rq = _Request(time_limit_s, mip_gap, threads, bool(log), warm_start is not None, warm_obj, on_progress)
+    rq = _Request(time_limit_s, mip_gap, threads, bool(log), warm_start is not None, warm_obj, on_progress,
+                  solver_options)
     t0 = time.perf_counter()
     termination, status, has, objective, bound, warm = fn(instance, rq)
     if status == Status.OPTIMAL and bound is None:
