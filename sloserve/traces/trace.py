@@ -208,6 +208,20 @@ def fetch_trace(key: str, trace_dir: str | Path | None = None, *, download: bool
     return Path(out)
 
 
+def azure_2023_samples(trace_dir: str | Path | None = None, *, download: bool = True) -> list[Path]:
+    """The two public 2023 Azure samples (code, conversation): local copies when there are any
+    (``trace_dir``, ``$SLOSERVE_TRACE_DIR``, ``../shared/data/azure_llm_trace`` beside a checkout),
+    else downloaded once (pooch, hash-checked). When neither works the error says, in one line,
+    where to put the files."""
+    try:
+        return [fetch_trace(k, trace_dir, download=download) for k in ("azure-2023-code", "azure-2023-conv")]
+    except InputError as e:
+        raise InputError(None, "traces", "the Azure 2023 samples (AzureLLMInferenceTrace_code.csv, "
+                                         "AzureLLMInferenceTrace_conv.csv) are not here and could not be downloaded "
+                                         f"({e.message}); put both files in a folder and set SLOSERVE_TRACE_DIR to it, "
+                                         "or into ../shared/data/azure_llm_trace beside the repository") from None
+
+
 def resolve_trace(spec: str | Path, trace_dir: str | Path | None = None, *, download: bool = True) -> Path:
     """A path for ``spec``: an existing file, or a registry key (``azure-2023-code``, ...)."""
     p = Path(spec).expanduser()
