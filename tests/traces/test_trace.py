@@ -209,3 +209,12 @@ def test_header_only_gives_empty_frame(tmp_path):
     p = _write(tmp_path, [])
     df = load_trace(p)
     assert len(df) == 0 and list(df.columns) == ["arrival_s", "input_tokens", "output_tokens", "service"]
+
+
+def test_missing_samples_say_in_one_line_where_to_put_them(tmp_path, monkeypatch):
+    from sloserve.traces.trace import azure_2023_samples
+    monkeypatch.setenv("SLOSERVE_TRACE_DIR", str(tmp_path))
+    with pytest.raises(InputError) as e:
+        azure_2023_samples(download=False)
+    msg = str(e.value)
+    assert "\n" not in msg and "SLOSERVE_TRACE_DIR" in msg and "AzureLLMInferenceTrace_code.csv" in msg
