@@ -124,3 +124,30 @@ class StepTime:
         """A pass decoding ``batch`` sequences of mean context ``context_tokens_per_seq`` [s] (= TPOT at that batch)."""
         b = np.asarray(batch, dtype=float)
         return self.step_s(0.0, 0.0, b, b * np.asarray(context_tokens_per_seq, dtype=float))
+
+    def decode_run_s(self, decode_seqs, context_tokens, steps):
+        """Total time of ``steps`` consecutive decode-only iterations of the same ``decode_seqs``
+        sequences whose contexts add up to ``context_tokens`` at the first and grow by one token per
+        sequence per iteration [s] (closed form; equals summing :meth:`step_s` over the iterations).
+
+        Per iteration the work is max(memory, compute): memory grows linearly with the context and
+        compute is constant, so the sum splits where memory overtakes compute."""
+        d = float(decode_seqs)
+        n = np.asarray(steps, dtype=float)
+        if d <= 0:
+            return np.zeros_like(n)
+        k0 = float(context_tokens)
+        bmb = float(self.micro_batch(d))
+        weights = float(np.minimum(self.weight_read_s, bmb * self.active_weight_read_s))
+        a = weights + bmb * (k0 / d) * float(self.kv_read_s_per_token)  # memory of iteration 0
+        b = bmb * float(self.kv_read_s_per_token)  # its growth per iteration (+1 token per sequence)
+        c = float(self.decode_compute_s(d))
+        e = float(self.comm_s(0.0, d)) + float(self.step_overhead_s)
+        if a >= c or b <= 0:
+            first = 0.0 if a >= c else np.inf  # index of the first memory-bound iteration
+        else:
+            first = np.ceil((c - a) / b)
+        m = np.minimum(n, first)  # compute-bound iterations
+        rest = n - m  # memory-bound iterations, indices first .. n-1
+        mem = rest * a + b * (np.where(rest > 0, (first + n - 1) * rest / 2.0, 0.0) if np.isfinite(first) else 0.0)
+        return m * c + mem + n * e

@@ -65,6 +65,9 @@ class Scheduler:
     name: ClassVar[str] = "base"
     #: the engine passes true output lengths only to clairvoyant schedulers
     clairvoyant: ClassVar[bool] = False
+    #: admission can only newly succeed after an arrival or a departure (true of the next-round rule,
+    #: whose need only grows while jobs run); the realistic engine then skips futile attempts
+    monotone_admission: ClassVar[bool] = True
 
     def on_arrival(self, job: Job) -> None:
         """Initialise the job's estimate (default: the predicted upper bound)."""
