@@ -87,7 +87,8 @@ class Scheduler:
         return sorted(running, key=lambda j: (-(j.started_at or 0.0), -j.arrived_at, -j.rid))
 
     def on_evict(self, job: Job) -> None:
-        """Called after ``job`` was evicted (its progress and KV are gone)."""
+        """Called after ``job`` was evicted: its progress and KV are gone (``generated`` is already 0,
+        ``started_at`` None); the tokens its lost run made were reported through ``on_token``."""
 
     def admit(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint) -> list[Job]:
         """Jobs to start this round, in order (default: arrival order while the next round fits; stop at
