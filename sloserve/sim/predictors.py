@@ -139,8 +139,8 @@ class Binned(Predictor):
 class Interval(Predictor):
     """Chen et al.'s accuracy-α intervals: ℓ/u = α and ℓ ≤ o ≤ u. The window's position is random:
     ℓ = o·α^U with U ~ U[0, 1], so log o is uniform between log ℓ and log u. ℓ is rounded down to an
-    integer ≥ 1 (the ratio is α up to that rounding) and u = ℓ_real/α ≥ o is kept real. α = 1 gives
-    ℓ = u = o."""
+    integer (the ratio is α up to that rounding) and u = ℓ_real/α ≥ o is kept real; a window that
+    would start below 1 token becomes [1, 1/α]. α = 1 gives ℓ = u = o."""
 
     name: ClassVar[str] = "interval"
     reads_truth: ClassVar[bool] = True
@@ -154,7 +154,7 @@ class Interval(Predictor):
         o = _truth(frame)
         lo_real = o * self.alpha ** rng.random(len(o))
         lower = np.clip(np.floor(lo_real), 1, o).astype(np.int64)
-        upper = np.maximum(lo_real / self.alpha, o)
+        upper = np.maximum(np.maximum(lo_real, 1.0) / self.alpha, o)
         return lower, upper
 
 
