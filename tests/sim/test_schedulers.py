@@ -175,3 +175,16 @@ def test_a_job_the_engine_did_not_start_stays_queued():
     again = sched.admit(jobs[1:], [first[0]], 100, identity_footprint)
     assert [j.rid for j in again] == [1, 2]
     assert len(sched.queue) == 2
+
+
+def test_future_peak_of_running_uses_predicted_rounds():
+    fp = paged_footprint(16)
+    rng = np.random.default_rng(3)
+    jobs = []
+    for i in range(40):
+        est = [np.inf, float(rng.integers(1, 400)), float(rng.integers(1, 20))][i % 3]
+        jobs.append(Job(rid=i, arrived_at=0, prompt_tokens=int(rng.integers(1, 300)), lower=1, upper=np.inf,
+                        estimate=est, generated=int(rng.integers(0, 60)), started_at=0.0))
+    peak = FuturePeak.of_running(jobs, 5000, fp)
+    np.testing.assert_array_equal(peak.remaining, [predicted_rounds(j, 5000, fp) for j in jobs])
+    np.testing.assert_array_equal(peak.context, [j.prompt_tokens + j.generated for j in jobs])

@@ -82,10 +82,26 @@ class FuturePeak:
     @classmethod
     def of_running(cls, running: Sequence[Job], capacity: int, footprint: Footprint) -> "FuturePeak":
         """The check for the running jobs, each predicted to run :func:`predicted_rounds` more rounds."""
-        x = np.fromiter((j.prompt_tokens + j.generated for j in running), dtype=np.int64, count=len(running))
-        r = np.fromiter((predicted_rounds(j, capacity, footprint) for j in running), dtype=np.int64,
-                        count=len(running))
-        return cls(x, r, capacity, footprint)
+        n = len(running)
+        s = np.fromiter((j.prompt_tokens for j in running), dtype=np.int64, count=n)
+        g = np.fromiter((j.generated for j in running), dtype=np.int64, count=n)
+        est = np.fromiter((j.estimate for j in running), dtype=float, count=n)
+        total = np.maximum(np.where(np.isfinite(est), np.floor(np.nan_to_num(est, posinf=0.0)), capacity), g + 1)
+        total = total.astype(np.int64)
+        over = np.flatnonzero(footprint(s + total) > capacity)  # as predicted_rounds, for the few that need it
+        for i in over:
+            total[i] = max(fit_cap(int(s[i]), capacity, footprint), int(g[i]) + 1)
+        return cls(s + g, total - g, capacity, footprint)
+
+    @property
+    def context(self) -> np.ndarray:
+        """Context tokens (prompt + generated) of every job in the check, candidates admitted so far included."""
+        return self._x[:self.n].copy()
+
+    @property
+    def remaining(self) -> np.ndarray:
+        """Predicted remaining rounds of every job in the check."""
+        return self._r[:self.n].copy()
 
     def peak(self) -> int:
         """Largest predicted KV over the future (0 when nothing runs)."""
