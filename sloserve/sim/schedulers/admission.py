@@ -86,8 +86,8 @@ class FuturePeak:
         s = np.fromiter((j.prompt_tokens for j in running), dtype=np.int64, count=n)
         g = np.fromiter((j.generated for j in running), dtype=np.int64, count=n)
         est = np.fromiter((j.estimate for j in running), dtype=float, count=n)
-        total = np.maximum(np.where(np.isfinite(est), np.floor(np.nan_to_num(est, posinf=0.0)), capacity), g + 1)
-        total = total.astype(np.int64)
+        # ⌊õ⌋ with ∞ -> capacity (any total beyond what fits alone is clipped below anyway)
+        total = np.maximum(np.floor(np.minimum(est, capacity)).astype(np.int64), g + 1)
         over = np.flatnonzero(footprint(s + total) > capacity)  # as predicted_rounds, for the few that need it
         for i in over:
             total[i] = max(fit_cap(int(s[i]), capacity, footprint), int(g[i]) + 1)
