@@ -14,6 +14,7 @@ replaces the tables between the ``<!-- BEGIN schedulers:<study> -->`` markers of
                        (HiGHS proves 5-6-request optima in about a second here; docs/schedulers.md)
 ``amin_naive``         2,000 Azure 2023 requests (conversation + code) at t = 0, [1, 1000] intervals
 ``amin_naive_online``  the same requests arriving as a Poisson stream at 80 % of H-SF's batch throughput
+``amin_naive_short_prompts``  the t = 0 batch with prompts scaled to LMSYS's mean (sensitivity)
 ``alpha_sweep``        TEL / TEL(H-SF) as the interval accuracy α falls from 1 to 0.01
 ``binned``             intervals learned per query type and input-length bin on the first half hour,
                        applied to requests of the second (also ``binned_online``)
@@ -50,6 +51,8 @@ M_AZURE = 16_492
 ALPHAS = (1.0, 0.7, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)
 PREDICTING = ("amax", "amin", "mcsf")  # schedulers that read predictions
 ONLINE_LOAD = 0.8
+#: mean prompt of the MC-SF paper's LMSYS-Chat subset [S], tokens (the short-prompt sensitivity case)
+LMSYS_PROMPT_MEAN = 40.62
 
 
 @dataclass(frozen=True)
@@ -194,12 +197,20 @@ def compare(study, frame, M, predictors: dict, seed, schedulers=PREDICTING, time
     return recs
 
 
+def short_prompts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with prompts scaled to LMSYS_PROMPT_MEAN tokens on average (at least 1 each): a
+    sensitivity case, output growth rather than prompts filling the KV cache as in LMSYS-Chat-1M."""
+    scale = LMSYS_PROMPT_MEAN / frame["input_tokens"].mean()
+    return frame.assign(input_tokens=np.maximum(1, np.round(frame["input_tokens"] * scale)).astype(np.int64))
+
+
 def amin_naive(test, cfg, timelines) -> list[dict]:
     naive = {"naive": PREDICTORS.get("naive")(lo=1, hi=1000)}
     recs = compare("amin_naive", test, M_AZURE, naive, cfg.seed, timelines=timelines)
     stream, rate = online(test, M_AZURE, cfg.seed)
     recs.append(rec("amin_naive_online", None, None, None, "arrival_rate_per_round", rate))
-    return recs + compare("amin_naive_online", stream, M_AZURE, naive, cfg.seed)
+    recs += compare("amin_naive_online", stream, M_AZURE, naive, cfg.seed)
+    return recs + compare("amin_naive_short_prompts", short_prompts(test), M_AZURE, naive, cfg.seed)
 
 
 def alpha_sweep(test, cfg) -> list[dict]:
@@ -333,8 +344,9 @@ def save_figures(df, per_trial, timelines, stem: Path) -> None:
     ax = P.plot_ratio_vs_alpha(df)
     ax.set_title("Azure 2023 lengths, 2,000 requests at t = 0, interval(α)")
     ax.figure.savefig(f"{stem}_alpha_sweep.png", dpi=120)
-    ax = P.plot_ratio_hist({k: v for k, v in per_trial.items() if k in ("mcsf", "amin", "fcfs")})
-    ax.set_title("MC-SF paper's Model 1, subsampled: TEL / hindsight optimum")
+    ax = P.plot_ratio_hist({"hsf": per_trial["mcsf"], "amin": per_trial["amin"], "fcfs": per_trial["fcfs"]})
+    ax.set_title("Model 1, 5-request subsamples: TEL / hindsight optimum\n(MC-SF with exact lengths = H-SF; A_min, FCFS without)",
+                 fontsize=10)
     ax.figure.savefig(f"{stem}_vs_optimum.png", dpi=120)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained", sharey=True)
     P.plot_ratio_bars(df, "binned", ax=axes[0]).set_title("all at t = 0")
@@ -384,6 +396,7 @@ def main(argv=None) -> int:
         tables["amin_naive_online"] = (table_tel(df, "amin_naive_online", PAPER_AMIN) +
                                        f"\n\nArrival rate {_get(df, study='amin_naive_online', metric='arrival_rate_per_round'):.4f} "
                                        f"requests per round ({ONLINE_LOAD:g} × H-SF's batch throughput).")
+        tables["amin_naive_short_prompts"] = table_tel(df, "amin_naive_short_prompts", PAPER_AMIN)
     if "alpha_sweep" in studies:
         tables["alpha_sweep"] = table_alpha(df, cfg.alphas)
     if "binned" in studies:
