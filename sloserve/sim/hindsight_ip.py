@@ -90,7 +90,7 @@ def start_windows(prompt, output, capacity, arrivals=None, *, incumbent_tel: flo
 
 def solve_hindsight(prompt, output, capacity: int, arrivals=None, *, horizon: int | None = None,
                     incumbent_starts: np.ndarray | None = None, time_limit_s: float = 60.0,
-                    threads: int = 1, cuts: int = 3) -> HindsightResult:
+                    cuts: int = 3) -> HindsightResult:
     """Solve the hindsight IP for requests with prompts ``prompt`` (s_i), true outputs ``output``
     (o_i) and integer ``arrivals`` (a_i, default 0) under KV capacity ``capacity`` (M tokens).
 
@@ -162,7 +162,6 @@ def solve_hindsight(prompt, output, capacity: int, arrivals=None, *, horizon: in
 
     h = quiet_highs()
     h.setOptionValue("random_seed", 0)
-    h.setOptionValue("threads", int(threads))
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)  # the objective is an integer

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .predictors import PREDICTORS, Predictor
 from .schedulers import SCHEDULERS, Job, Scheduler, identity_footprint
 from .schedulers.base import Footprint
 
@@ -244,12 +245,10 @@ def summarise(requests: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def run(frame: pd.DataFrame, scheduler: str | Scheduler, capacity: int, predictor="naive", *,
+def run(frame: pd.DataFrame, scheduler: str | Scheduler, capacity: int, predictor: str | Predictor = "naive", *,
         seed: int = 0, train: pd.DataFrame | None = None, **kw) -> UnitTimeResult:
     """Predict intervals with ``predictor`` (a registered name or an instance; fitted on ``train``
     when given) using ``numpy.random.default_rng(seed)``, then :func:`simulate`."""
-    from .predictors import PREDICTORS
-
     pred = PREDICTORS.get(predictor)() if isinstance(predictor, str) else predictor
     if train is not None:
         pred = pred.fit(train)
