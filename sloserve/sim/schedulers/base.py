@@ -8,7 +8,14 @@ scheduler paired with the ``oracle`` predictor): the engine hands it :class:`Job
 Memory is counted in KV tokens. The engine passes ``capacity`` (tokens the KV cache holds) and a
 ``footprint(tokens)`` function: identity in the unit-time model, rounding up to whole blocks of 16
 tokens in the paged engine. A running job holds ``footprint(prompt + generated)`` and needs
-``footprint(prompt + generated + 1)`` to produce its next token.
+``footprint(prompt + generated + 1)`` to produce its next token. A footprint is nondecreasing and
+accepts an ``int`` or an integer numpy array (elementwise), so schedulers can check many future
+rounds at once; both built-in footprints do.
+
+The engine calls ``on_arrival`` once per job before it first appears in ``waiting`` and
+``on_evict`` after every eviction, before the job appears in ``waiting`` again. ``started_at`` is
+the start of the current run and ``None`` while the job waits (never started, or evicted), so a
+scheduler may keep its own queue of waiting jobs instead of sorting ``waiting`` every round.
 
 Each round the engine calls, in this order:
 
@@ -23,19 +30,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Sequence
 
+import numpy as np
+
 from ...registry import Registry
 
+#: tokens of context -> KV tokens held; nondecreasing, int or integer numpy array (elementwise)
 Footprint = Callable[[int], int]
 
 
-def identity_footprint(tokens: int) -> int:
-    """KV tokens held by ``tokens`` tokens of context in the unit-time model (no paging)."""
+def identity_footprint(tokens):
+    """KV tokens held by ``tokens`` tokens of context in the unit-time model (no paging); int or array."""
     return tokens
 
 
 def paged_footprint(block_size: int) -> Footprint:
-    """KV tokens held when memory comes in blocks of ``block_size`` tokens."""
-    def footprint(tokens: int) -> int:
+    """KV tokens held when memory comes in blocks of ``block_size`` tokens (int or integer array)."""
+    def footprint(tokens):
+        if isinstance(tokens, np.ndarray):
+            return -(-tokens // block_size) * block_size
         return -(-int(tokens) // block_size) * block_size
     return footprint
 
@@ -51,7 +63,7 @@ class Job:
     upper: float  # u_i: predicted upper bound (may be inf)
     estimate: float = 0.0  # õ_i, kept by the scheduler (set in on_arrival)
     generated: int = 0  # g_i: output tokens produced in the current run (0 after an eviction)
-    started_at: float | None = None  # start of the current run
+    started_at: float | None = None  # start of the current run; None while waiting
     evictions: int = 0
     true_output: int | None = None  # o_i, only for clairvoyant schedulers
 
@@ -78,7 +90,8 @@ class Scheduler:
         return sorted(running, key=lambda j: (-(j.started_at or 0.0), -j.arrived_at, -j.rid))
 
     def on_evict(self, job: Job) -> None:
-        """Called after ``job`` was evicted (its progress and KV are gone)."""
+        """Called after ``job`` was evicted: its progress and KV are gone (``generated`` is already 0,
+        ``started_at`` None); the tokens its lost run made were reported through ``on_token``."""
 
     def admit(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint) -> list[Job]:
         """Jobs to start this round, in order (default: arrival order while the next round fits; stop at
