@@ -21,15 +21,13 @@ Sized for about a dozen requests.
 """
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 
 from ..errors import InputError
+from ..solvers.highs import new_highs
 from ..vocab import Status
 
 
@@ -48,33 +46,10 @@ class HindsightResult:
     solve_time_s: float
 
 
-@contextmanager
-def _stdout_fd_silenced():
-    """Send file descriptor 1 to /dev/null (HiGHS prints a banner from C++ when constructed)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
-
-
-def quiet_highs() -> highspy.Highs:
-    """A ``highspy.Highs`` that prints nothing: banner suppressed at the fd level, then output_flag off."""
-    with _stdout_fd_silenced():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    return h
-
-
 def start_windows(prompt, output, capacity, arrivals=None, *, incumbent_tel: float | None = None,
                   horizon: int | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """(earliest, latest) start per request and whether the windows are exact (see module doc)."""
-    s, o = np.asarray(prompt, dtype=np.int64), np.asarray(output, dtype=np.int64)
+    o = np.asarray(output, dtype=np.int64)  # prompts do not bound start times; capacity is checked by the IP
     a = np.zeros_like(o) if arrivals is None else np.asarray(arrivals, dtype=np.int64)
     latest = a.max(initial=0) + o.sum() - o  # no idling once everyone has arrived
     if incumbent_tel is not None:
@@ -160,7 +135,7 @@ def solve_hindsight(prompt, output, capacity: int, arrivals=None, *, horizon: in
     lp.a_matrix_.value_ = vals
     lp.integrality_ = [highspy.HighsVarType.kInteger] * ncol
 
-    h = quiet_highs()
+    h = new_highs()  # no banner on stdout, logging off
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", 0.0)
