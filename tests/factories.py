@@ -20,7 +20,8 @@ def make_compiled(query_types: list[dict], configs: list[dict], routes: list[dic
     """Compiled tables from lists of row dicts; missing optional columns get neutral defaults."""
     qt = pd.DataFrame(query_types)
     for col, d in (("ttft_slo_s", np.nan), ("tpot_slo_s", np.nan), ("e2e_slo_s", np.nan), ("max_error", 1.0),
-                   ("max_unserved", 0.0), ("unserved_penalty", 0.0), ("input_tokens", 100.0), ("output_tokens", 100.0)):
+                   ("max_unserved", 0.0), ("unserved_penalty", 0.0), ("input_tokens", 100.0), ("output_tokens", 100.0),
+                   ("slo_attainment", np.nan)):
         if col not in qt:
             qt[col] = d
     qt = qt.astype({c: float for c in ("ttft_slo_s", "tpot_slo_s", "e2e_slo_s")})

@@ -66,10 +66,11 @@ def query_type_frame(sc: Scenario) -> pd.DataFrame:
         "query_type": q.name, "rate_rps": q.rate_rps, "input_tokens": q.input_tokens, "output_tokens": q.output_tokens,
         "ttft_slo_s": q.ttft_slo_s, "tpot_slo_s": q.tpot_slo_s, "e2e_slo_s": q.e2e_slo_s,
         "max_error": q.max_error, "max_unserved": q.max_unserved, "unserved_penalty": q.unserved_penalty,
+        "slo_attainment": q.slo_attainment,
         "family": q.family,
     } for q in sc.query_types]
     df = pd.DataFrame(rows)
-    for col in ("ttft_slo_s", "tpot_slo_s", "e2e_slo_s"):
+    for col in ("ttft_slo_s", "tpot_slo_s", "e2e_slo_s", "slo_attainment"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
 

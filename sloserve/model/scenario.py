@@ -36,6 +36,7 @@ class QueryType:
     e2e_slo_s: float | None = None
     max_unserved: float = 0.0
     unserved_penalty: float = 0.0  # $ per unserved request
+    slo_attainment: float | None = None  # share of requests that must meet every SLO in simulation (None: no target)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
             e2e_slo_s=v.number(q.get("e2e_slo_s"), f"{f}.e2e_slo_s", positive=True, optional=True),
             max_unserved=v.number(q.get("max_unserved", 0.0), f"{f}.max_unserved", lo=0, hi=1),
             unserved_penalty=v.number(q.get("unserved_penalty", 0.0), f"{f}.unserved_penalty", lo=0),
+            slo_attainment=v.number(q.get("slo_attainment"), f"{f}.slo_attainment", positive=True, hi=1, optional=True),
         ))
 
     # catalog selection

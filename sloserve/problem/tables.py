@@ -56,6 +56,8 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("max_error", "float", "fraction", "error limit ε_i", minimum=0, maximum=1),
         _c("max_unserved", "float", "fraction", "allowed unserved fraction ζ_i", minimum=0, maximum=1),
         _c("unserved_penalty", "float", "$/request", "penalty φ_i per unserved request", minimum=0),
+        _c("slo_attainment", "float", "fraction", "share of requests that must meet every SLO in simulation",
+           empty="no target", positive=True, maximum=1),
     ],
     "configs": [
         _c("config", "str", "", "configuration id c = model|gpu|precision|tpNppM"),
@@ -172,6 +174,10 @@ def validate_table(df: pd.DataFrame, name: str, file: str) -> pd.DataFrame:
     Raises :class:`InputError` naming file, row (1-based data row + header = CSV line) and field.
     """
     schema = SCHEMAS[name]
+    df = df.copy()
+    for col in schema:  # a column that may be empty may also be left out: every cell is then empty
+        if col.nullable and col.name not in df.columns:
+            df[col.name] = np.nan
     missing = [col.name for col in schema if col.name not in df.columns]
     if missing:
         raise InputError(file, missing[0], f"missing column; {name} needs columns {[c.name for c in schema]}")
