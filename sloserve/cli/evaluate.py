@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .plan import _methods, load_problem, registry_choice
+from .common import load_problem, methods_registry, registry_choice
 from .traces import add_trace_flags
 
 
@@ -98,7 +98,7 @@ def _add_rolling(sub) -> None:
     p.add_argument("--scenario", default=None, help="scenario whose query types match the trace's (default: calibrate one)")
     p.add_argument("--window", default="5min", help="window length (default 5min)")
     p.add_argument("--types-per-service", type=int, default=3)
-    p.add_argument("--method", default="agh", type=registry_choice(_methods), help="re-planning method (default agh)")
+    p.add_argument("--method", default="agh", type=registry_choice(methods_registry), help="re-planning method (default agh)")
     p.add_argument("--forecast", default="ewma", type=registry_choice(_forecasters),
                    help="a registered forecaster: last, ewma, seasonal, ... (default ewma)")
     p.add_argument("--alpha", type=float, default=0.5, help="EWMA weight of the newest window")

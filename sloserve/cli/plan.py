@@ -6,43 +6,9 @@ import sys
 import time
 
 from ..errors import EXIT_INFEASIBLE, EXIT_OK
+from .common import PROBLEM_HELP, load_problem, methods_registry, print_frame, registry_choice
 
-PROBLEM_HELP = "a scenario YAML file or a directory written by `sloserve compile`"
-
-
-def registry_choice(load):
-    """An argparse ``type`` that accepts the names of a registry, loaded only when the flag is given
-    (so building the parser imports nothing heavy); an unknown name is a usage error listing the valid ones."""
-    def check(name: str) -> str:
-        reg = load()
-        if name not in reg:
-            raise argparse.ArgumentTypeError(f"unknown {reg.family} {name!r}; choose one of {reg.names()}")
-        return name
-    return check
-
-
-def _methods():
-    from ..solvers import load_methods
-    return load_methods()
 METHOD_HELP = "solution method (`sloserve methods` lists them)"
-
-
-def print_frame(title: str, df, out=None) -> None:
-    import pandas as pd
-    out = out or sys.stdout
-    print(f"\n{title}", file=out)
-    if df.empty:
-        print("  (none)", file=out)
-        return
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 200,
-                           "display.float_format", lambda v: f"{v:.4g}"):
-        print(df.to_string(index=False), file=out)
-
-
-def load_problem(path: str):
-    """A scenario YAML or compiled directory -> compiled tables (imports the model only when run)."""
-    from ..model import compile as _compile
-    return _compile.load_problem(path)
 
 
 #: ``sloserve plan`` answers with AGH at once, then proves (or improves) it with the MILP within this limit
@@ -59,7 +25,7 @@ def _solve_opts(args, progress=None, on_plan=None):
 
 
 def _add_solve_flags(p: argparse.ArgumentParser, method: str = "milp", time_limit: float | None = None) -> None:
-    p.add_argument("--method", default=method, type=registry_choice(_methods), help=METHOD_HELP + f" (default {method})")
+    p.add_argument("--method", default=method, type=registry_choice(methods_registry), help=METHOD_HELP + f" (default {method})")
     p.add_argument("--solver", default="highs", help="Pyomo solver name for MILP methods (default highs; e.g. scip, cbc, gurobi)")
     p.add_argument("--time-limit", type=float, default=time_limit, metavar="S",
                    help="wall-clock limit in seconds" + (f" (default {time_limit:g})" if time_limit else " (default none)"))

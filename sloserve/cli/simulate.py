@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ..errors import EXIT_INFEASIBLE, EXIT_OK, InputError
-from .plan import PROBLEM_HELP, load_problem, print_frame, registry_choice
+from .common import PROBLEM_HELP, load_problem, print_frame, registry_choice
 
 
 def _schedulers():
