@@ -24,9 +24,20 @@ def cmd_stress(args) -> int:
     for m in args.methods.split(","):
         plans[m] = solve(inst, m, SolveOptions(time_limit_s=args.time_limit, seed=args.seed))
     factors = [float(v) for v in args.factors.split(",")]
-    t = stress_table(inst, plans, factors, demand=args.demand, draws=args.draws, seed=args.seed)
-    summary = t.groupby(["method", "mode", "s"], as_index=False)[
-        ["slo_violating", "beyond_capacity", "infra_cost_per_hour", "penalty_per_hour", "total_cost_per_hour"]].mean()
+    if args.simulate:
+        from ..sim.stress import simulated_stress
+        if args.verify:
+            from ..model.scenario import load_scenario
+            from ..sim.verify import VerifyOptions, verify
+            v = verify(load_scenario(args.problem), opts=VerifyOptions(target=args.attainment, seed=args.seed))
+            plans[f"verified({v.plan.method})"] = (v.compiled, v.plan)
+        t = simulated_stress(c, plans, factors, demand=args.demand, cv=args.cv, duration_s=args.duration,
+                             seed=args.seed, errors=not args.latency_only)
+        summary = t
+    else:
+        t = stress_table(inst, plans, factors, demand=args.demand, draws=args.draws, seed=args.seed)
+        summary = t.groupby(["method", "mode", "s"], as_index=False)[
+            ["slo_violating", "beyond_capacity", "infra_cost_per_hour", "penalty_per_hour", "total_cost_per_hour"]].mean()
     with pd.option_context("display.width", 200, "display.float_format", lambda v: f"{v:.4g}"):
         print(summary.to_string(index=False))
     if args.out:
@@ -47,6 +58,14 @@ def _add_stress(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-limit", type=float, default=60.0, help="solver time limit per method, s")
     p.add_argument("--out", default=None, help="CSV of every (method, mode, s, draw)")
+    g = p.add_argument_group("in simulation (--simulate)")
+    g.add_argument("--simulate", action="store_true",
+                   help="replay each plan request by request (queueing, batching, KV limits) instead of the analytic test")
+    g.add_argument("--duration", type=float, default=600.0, help="seconds of synthetic arrivals per replay (default 600)")
+    g.add_argument("--cv", type=float, default=1.0, help="burstiness: coefficient of variation of inter-arrivals")
+    g.add_argument("--latency-only", action="store_true", help="inflate step times only, not error rates")
+    g.add_argument("--verify", action="store_true", help="add the percentile-verified plan (needs a scenario YAML)")
+    g.add_argument("--attainment", type=float, default=0.9, help="its attainment target (default 0.9)")
     p.set_defaults(func=cmd_stress)
 
 
