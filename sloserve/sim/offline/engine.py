@@ -91,6 +91,7 @@ class EngineOptions:
     watermark: float = 0.01  # share of KV kept free when admitting (vLLM's default)
     kv_tokens: int | None = None  # KV capacity override [tokens]; None = the configuration's
     interference: float = DEFAULT_INTERFERENCE  # overlap-mode slow-down of max(compute, memory)
+    idle_runs: bool = True  # advance identical decode-only steps at once (exact; off only to check that)
 
     def __post_init__(self):
         if self.max_num_batched_tokens < 1 or self.max_num_seqs < 1:
@@ -546,7 +547,7 @@ def _simulate(tree: PrefixTree, prompt: np.ndarray, output: np.ndarray, scan, M:
                 released = True
         t += 1
         # 4. idle decode run: nothing prefilled, nothing admissible, nothing released
-        if tok_step == 0 and not prefilling and not released and state["B"] > 0:
+        if opts.idle_runs and tok_step == 0 and not prefilling and not released and state["B"] > 0:
             while fin and fin[0][1] != epoch[fin[0][2]]:
                 heapq.heappop(fin)
             B = state["B"]

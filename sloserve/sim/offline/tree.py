@@ -105,7 +105,7 @@ class PrefixTree:
     @cached_property
     def prompt_tokens_below(self) -> np.ndarray:
         """P_R: prompt tokens of the requests in each subtree (full prompts)."""
-        return self.subtree_sum(self.depth[self.leaf])
+        return self.subtree_sum(self.depth[np.maximum(self.leaf, 0)])  # absent requests (−1) are never read
 
     @cached_property
     def unique_tokens_below(self) -> np.ndarray:
@@ -226,7 +226,7 @@ def _from_parent(parent, seg_len, request, *, key, num_requests) -> tuple[Prefix
     perm[pos] = np.arange(n)
     new_parent = np.where(parent[perm] >= 0, pos[np.maximum(parent[perm], 0)], -1)
     req = request[perm]
-    leaf = np.empty(num_requests, dtype=np.int64)
+    leaf = np.full(num_requests, -1, dtype=np.int64)
     is_leaf = req >= 0
     leaf[req[is_leaf]] = np.flatnonzero(is_leaf)
     tree = PrefixTree(parent=new_parent, seg_len=seg_len[perm], depth=depth[perm], level=level[perm],
