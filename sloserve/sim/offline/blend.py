@@ -12,7 +12,8 @@ group statistics the dual scan (``scan.DualScan``) reads.
    the *units* are the root's children, in density order after the sort. A node X deeper than a
    unit is **out of order** when its own density (ρ with its subtree served alone: the prefix above
    it computed once, exactly :attr:`PrefixTree.sharing`) is more than ``min_misorder`` (2×) above
-   the density of the unit to the left of its unit, or below the one to its right. Detaching X and
+   the density of the unit to the left of its unit, or below the one to its right (densities with
+   the model's sharing discount, ``DensityModel.discount``). Detaching X and
    re-inserting it as a child of the root costs ``depth[parent(X)]`` recomputed prompt tokens (its
    own subtree still shares internally). Candidates are taken greedily by benefit/cost, benefit =
    (ΣComp + ΣMem of X) · ln(misorder factor), skipping any that overlaps (ancestor or descendant of)
@@ -75,20 +76,21 @@ def _groups(keys: np.ndarray, group_size: int) -> np.ndarray:
     return np.cumsum(start) - 1
 
 
-def _group_stats(group, prompt, estimate, second, comp, mem, computed):
-    """Per group: (1 − s_g)·ΣComp/ΣMem, mean computed prompt (1 − s_g)·p̄, mean estimated output and
-    E[d²]/(2E[d]), with s_g = 1 − computed/prompt tokens of the group."""
+def _group_stats(model, group, prompt, estimate, second, pre, comp, mem, computed):
+    """Per group: density (``model``'s sharing discount with s_g), mean computed prompt (1 − s_g)·p̄,
+    mean estimated output and E[d²]/(2E[d]), with s_g = 1 − computed/prompt tokens of the group."""
     ng = int(group[-1]) + 1
     cnt = np.bincount(group, minlength=ng)
     sp = np.bincount(group, weights=prompt, minlength=ng)
     sd = np.bincount(group, weights=estimate, minlength=ng)
     sc = np.bincount(group, weights=comp, minlength=ng)
+    spre = np.bincount(group, weights=pre, minlength=ng)
     sm = np.bincount(group, weights=mem, minlength=ng)
     scomp = np.bincount(group, weights=computed, minlength=ng)
     s2 = np.bincount(group, weights=second, minlength=ng)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(sp > 0, 1.0 - scomp / np.where(sp > 0, sp, 1.0), 0.0)
-    return (1.0 - share) * sc / sm, scomp / cnt, sd / cnt, s2 / (2.0 * sd)
+    return model.shared_compute_s(share, spre, sc) / sm, scomp / cnt, sd / cnt, s2 / (2.0 * sd)
 
 
 def layer_sort(tree: PrefixTree, density: np.ndarray) -> PrefixTree:
@@ -152,16 +154,20 @@ def plan_blendserve(tree: PrefixTree, prompt_tokens, estimate, model: DensityMod
     est = np.asarray(estimate, dtype=float)
     est2 = est * est if second_moment is None else np.asarray(second_moment, dtype=float)
     comp = model.compute_s(prompt, est)
+    pre = model.prefill_compute_s(prompt)
     mem = model.memory_s(prompt, est)
     dfs_sharing = tree.optimal_sharing
     P = float(tree.prompt_tokens_below[0])
     budget = (1.0 - keep_sharing) * dfs_sharing * P
-    rho = (1.0 - tree.sharing) * tree.subtree_sum(comp) / tree.subtree_sum(mem)
-    t = layer_sort(tree, rho)
+
+    def density(t):
+        return model.shared_compute_s(t.sharing, t.subtree_sum(pre), t.subtree_sum(comp)) / t.subtree_sum(mem)
+
+    t = layer_sort(tree, density(tree))
     frozen = np.zeros(tree.num_requests)
     num_splits = 0
     for _ in range(max_rounds):
-        rho = (1.0 - t.sharing) * t.subtree_sum(comp) / t.subtree_sum(mem)
+        rho = density(t)
         chosen = _split_round(t, rho, t.subtree_sum(comp + mem), frozen, budget, min_misorder)
         if not chosen:
             break
@@ -176,9 +182,8 @@ def plan_blendserve(tree: PrefixTree, prompt_tokens, estimate, model: DensityMod
             frozen[reqs[reqs >= 0]] = 1.0
         num_splits += len(chosen)
         t2, _ = t.with_parents(parent, seg)
-        rho2 = (1.0 - t2.sharing) * t2.subtree_sum(comp) / t2.subtree_sum(mem)
-        t = layer_sort(t2, rho2)
-    rho = (1.0 - t.sharing) * t.subtree_sum(comp) / t.subtree_sum(mem)
+        t = layer_sort(t2, density(t2))
+    rho = density(t)
     seq = t.dfs_order
     leaves = t.leaf_nodes
     par = t.parent[leaves]
@@ -187,8 +192,8 @@ def plan_blendserve(tree: PrefixTree, prompt_tokens, estimate, model: DensityMod
     first = np.ones(len(seq), dtype=bool)
     first[1:] = group[1:] != group[:-1]
     computed = t.seg_len[leaves] + np.where(first, t.depth[par], 0)
-    g_rho, g_p, g_d, g_h = _group_stats(group, prompt[seq], est[seq], est2[seq], comp[seq], mem[seq],
-                                        computed.astype(float))
+    g_rho, g_p, g_d, g_h = _group_stats(model, group, prompt[seq], est[seq], est2[seq], pre[seq], comp[seq],
+                                        mem[seq], computed.astype(float))
     return BlendPlan(sequence=seq, group=group, group_density=g_rho, group_prompt=g_p, group_output=g_d,
                      group_held=g_h, root_density=float(rho[0]), estimate=est, planned_sharing=t.optimal_sharing,
                      dfs_sharing=dfs_sharing, num_splits=num_splits, split_requests=int(frozen.sum()))
@@ -205,7 +210,8 @@ def plan_density(tree: PrefixTree, prompt_tokens, estimate, model: DensityModel,
     mem = model.memory_s(prompt, est)
     seq = dfs[np.argsort(-(comp[dfs] / mem[dfs]), kind="stable")]
     group = _groups(np.zeros(len(seq), dtype=np.int64), group_size)
-    g_rho, g_p, g_d, g_h = _group_stats(group, prompt[seq], est[seq], est2[seq], comp[seq], mem[seq], prompt[seq])
+    g_rho, g_p, g_d, g_h = _group_stats(model, group, prompt[seq], est[seq], est2[seq], comp[seq], comp[seq],
+                                        mem[seq], prompt[seq])
     return BlendPlan(sequence=seq, group=group, group_density=g_rho, group_prompt=g_p, group_output=g_d,
                      group_held=g_h, root_density=float(comp[dfs].sum() / mem[dfs].sum()), estimate=est,
                      planned_sharing=float("nan"), dfs_sharing=tree.optimal_sharing, num_splits=0, split_requests=0)

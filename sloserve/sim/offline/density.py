@@ -17,13 +17,20 @@ KV cache is balanced under StepTime's own overlap model (compute = weights + KV 
 the balance the dual scan aims at. ``"none"`` uses m_kv = k (the paper's definition; ρ is then
 larger by that factor: 1.27 for Llama-3.1-8B on one A100-80GB).
 
-Node density with prefix sharing (the paper's formula): ρ(R) = (1 − s_R)·ΣComp/ΣMem over the
-requests of subtree R, s_R the subtree's sharing ratio (:attr:`PrefixTree.sharing`). Like the
-paper this discounts the decode FLOP by s_R too, although sharing saves only prefill work; the
-error is small where it matters (sharing is high only for short-output requests).
+Node density with prefix sharing, s_R the subtree's sharing ratio (:attr:`PrefixTree.sharing`),
+``discount=``:
 
-The **ideal makespan** of a batch is max((1 − s)·T_comp, T_mem) with T_comp = ΣComp, T_mem = ΣMem
-over all requests (true outputs) and s the tree's optimal sharing.
+* ``"prefill"`` (default): ρ(R) = ((1 − s_R)·ΣPre + ΣDec)/ΣMem — sharing saves prompt FLOP only
+  (Pre = the prefill part of Comp, Dec = the decode part);
+* ``"paper"``: ρ(R) = (1 − s_R)·ΣComp/ΣMem, the paper's formula, which discounts the decode FLOP too.
+  Where a short prompt sits under a long shared prefix the two part ways: an Azure code request of
+  49 tokens under a 48-token system prompt, 30 output tokens, has ρ ≈ 12.6 (compute-dense) but the
+  paper's formula gives 0.70 (memory-dense), which sends it to the wrong end of the blend. Where
+  the paper's workloads live (MMLU: 1–2 output tokens; OpenVid: no sharing) they agree.
+
+The **ideal makespan** of a batch is max(T_comp(s), T_mem), T_comp(s) = (1 − s)·ΣPre + ΣDec with the
+default discount ((1 − s)·T_comp with ``"paper"``), T_mem = ΣMem over all requests (true outputs)
+and s the tree's optimal sharing.
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ from ...problem.steptime import StepTime
 from .tree import PrefixTree
 
 WEIGHTS = ("amortised", "none")
+DISCOUNTS = ("prefill", "paper")
 #: batch at which the per-sequence decode coefficients are read (large: no PP micro-batch floor)
 REFERENCE_BATCH = 1 << 20
 
@@ -46,10 +54,13 @@ class DensityModel:
     steptime: StepTime
     kv_tokens: int  # M: KV capacity of the replica [tokens]
     weights: str = "amortised"
+    discount: str = "prefill"
 
     def __post_init__(self):
         if self.weights not in WEIGHTS:
             raise ValueError(f"weights must be one of {WEIGHTS}, got {self.weights!r}")
+        if self.discount not in DISCOUNTS:
+            raise ValueError(f"discount must be one of {DISCOUNTS}, got {self.discount!r}")
         if self.kv_tokens <= 0:
             raise ValueError(f"kv_tokens must be > 0, got {self.kv_tokens}")
 
@@ -87,16 +98,31 @@ class DensityModel:
         """ρ(r) = Comp(r)/Mem(r) (no sharing)."""
         return self.compute_s(prompt_tokens, output_tokens) / self.memory_s(prompt_tokens, output_tokens)
 
+    def shared_compute_s(self, sharing, prefill_s, compute_s):
+        """Compute left when a fraction ``sharing`` of the prompt tokens is served from cache, from the
+        prefill part and the whole (sums over the same requests; see ``discount``)."""
+        sharing = np.asarray(sharing, dtype=float)
+        if self.discount == "paper":
+            return (1.0 - sharing) * compute_s
+        return compute_s - sharing * prefill_s
+
     def node_density(self, tree: PrefixTree, prompt_tokens, output_tokens) -> np.ndarray:
-        """ρ(R) = (1 − s_R)·ΣComp/ΣMem per node of ``tree`` (outputs: true or estimated)."""
+        """ρ(R) per node of ``tree`` with its sharing s_R (outputs: true or estimated; see ``discount``)."""
+        pre = tree.subtree_sum(self.prefill_compute_s(prompt_tokens))
         comp = tree.subtree_sum(self.compute_s(prompt_tokens, output_tokens))
         mem = tree.subtree_sum(self.memory_s(prompt_tokens, output_tokens))
-        return (1.0 - tree.sharing) * comp / mem
+        return self.shared_compute_s(tree.sharing, pre, comp) / mem
 
     def ideal_makespan_s(self, tree: PrefixTree, prompt_tokens, output_tokens) -> dict[str, float]:
-        """T_comp, T_mem, s (the tree's optimum) and the ideal makespan max((1 − s)·T_comp, T_mem) [s]."""
-        t_comp = float(np.sum(self.compute_s(prompt_tokens, output_tokens)))
-        t_mem = float(np.sum(self.memory_s(prompt_tokens, output_tokens)))
+        """T_comp (no sharing), T_mem, s (the tree's optimum), T_comp(s) and the ideal makespan
+        max(T_comp(s), T_mem) [s], and the batch's density T_comp(s)/T_mem."""
+        keep = tree.leaf >= 0
+        p = np.asarray(prompt_tokens)[keep]
+        d = np.asarray(output_tokens)[keep]
+        t_pre = float(np.sum(self.prefill_compute_s(p)))
+        t_comp = float(np.sum(self.compute_s(p, d)))
+        t_mem = float(np.sum(self.memory_s(p, d)))
         s = tree.optimal_sharing
-        return {"t_comp_s": t_comp, "t_mem_s": t_mem, "sharing": s,
-                "ideal_makespan_s": max((1.0 - s) * t_comp, t_mem), "density": (1.0 - s) * t_comp / t_mem}
+        t_shared = float(self.shared_compute_s(s, t_pre, t_comp))
+        return {"t_comp_s": t_comp, "t_mem_s": t_mem, "sharing": s, "t_comp_shared_s": t_shared,
+                "ideal_makespan_s": max(t_shared, t_mem), "density": t_shared / t_mem}

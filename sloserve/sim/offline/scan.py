@@ -48,11 +48,15 @@ p_s its mean **computed** prompt (1 − s_g)·p̄_g. Choices the paper leaves op
   rest (requeued requests first, then the leaves between the cursors in sequence order) as one
   sequence with no side limits ("DFS for the middle");
 * **when budgets are recomputed**: whenever either cursor enters a new group (and at the start);
-* **slots as memory actually held**: side s admits while the KV its running requests hold is below
-  M_s — tracked from what each admission allocated plus one token per step since (so N_s need not
-  be an integer, and at least one request runs on a side with M_s > 0); a cap on estimated
-  footprints would not see a side that outgrows its share, and the other side would then find no
-  free KV at all. The whole KV budget is still enforced by the engine for everybody;
+* **slots as memory actually held, on the memory-dense side**: the less dense side admits while the
+  KV its running requests hold is below M_s — tracked from what each admission allocated plus one
+  token per step since (so N_s need not be an integer, and at least one request runs on a side
+  with M_s > 0); a cap on estimated footprints would not see a side that outgrows its share, and
+  the other side would then find no free KV at all. The denser side is paced by its credits
+  (C_s already implies its N_s through the requests' lifetimes) and may hold whatever KV the other
+  side does not: its share M_s is a few short-lived requests (M_L ≈ 24k tokens ≈ 12 Azure code
+  requests on one A100), and capping it hard stalls compute whenever one heavy-tailed output
+  lives long. The whole KV budget is still enforced by the engine for everybody;
 * **C_s as a token bucket**: each step adds C_s credit tokens (capped at C_s + p_s, so at most one
   mean prompt of burst); a side admits while its credit is positive and each admission spends the
   KV tokens it allocates (the prompt tokens it will compute, plus any it must recompute). A per-step budget below one prompt (memory-dense sides: C_R ≈ 0.3 tokens/step for
@@ -225,6 +229,7 @@ class DualScan:
         self.merged = len(self.seq) == 0
         self._offer = -1
         self._gl = self._gr = -1
+        self._dense = 0
         self.rebalances = 0
         self.history: list[tuple[int, float, float, float, float, float, float]] = []  # (lc, ρL, ρR, ML, MR, CL, CR)
         if not self.merged:
@@ -246,6 +251,7 @@ class DualScan:
         self._gl, self._gr = gl, gr
         ml, mr = memory_split(self.M, self.rho_root, self.g_rho[gl], self.g_rho[gr])
         self.mem = [ml, mr]
+        self._dense = 0 if self.g_rho[gl] >= self.g_rho[gr] else 1
         for s, g, m in ((0, gl, ml), (1, gr, mr)):
             _, c = side_budget(m, self.g_p[g], self.g_d[g], None if self.g_h is None else self.g_h[g])
             self.rate[s] = c
@@ -272,8 +278,14 @@ class DualScan:
         """KV tokens side s's running requests hold now (allocation at admission + one per step)."""
         return self.held0[s] + self.running[s] * self.now
 
+    def _limit(self, s: int) -> float:
+        """KV side s may hold: M_s on the memory-dense side, what the other side leaves on the other."""
+        if s == self._dense:
+            return self.M - self.held(1 - s)
+        return self.mem[s]
+
     def _side_open(self, s: int) -> bool:
-        return not self.skipped[s] and self.credit[s] > 0.0 and self.held(s) < self.mem[s]
+        return not self.skipped[s] and self.credit[s] > 0.0 and self.held(s) < self._limit(s)
 
     # ---- protocol ---------------------------------------------------------------------------
     def peek(self) -> int:
@@ -352,7 +364,7 @@ class DualScan:
         if self.merged:
             return best
         for s in (0, 1):
-            if self.skipped[s] or self._candidate(s) < 0 or self.held(s) >= self.mem[s]:
+            if self.skipped[s] or self._candidate(s) < 0 or self.held(s) >= self._limit(s):
                 continue
             if self.credit[s] > 0.0:
                 return 0.0

@@ -176,12 +176,14 @@ def mixture(counts: dict[str, int], seed: int, *, trace_dir: str | os.PathLike |
 
 
 def _class_means(name: str, model: DensityModel, azure, pilot: int = 20_000) -> dict[str, float]:
-    """Per-request means of Comp, Mem, prompt tokens and shared prompt tokens of a class (pilot draw)."""
+    """Per-request means of Comp, its prefill part, Mem, prompt tokens and shared prompt tokens of a
+    class (pilot draw)."""
     d = draw_class(name, pilot, np.random.default_rng(12345), azure)
     p = d.system + d.block_tokens + d.unique_tokens
     shared = d.system + d.block_tokens
-    return {"comp": float(model.compute_s(p, d.output_tokens).mean()), "mem": float(model.memory_s(p, d.output_tokens).mean()),
-            "prompt": float(p.mean()), "shared": float(shared.mean())}
+    return {"comp": float(model.compute_s(p, d.output_tokens).mean()), "pre": float(model.prefill_compute_s(p).mean()),
+            "mem": float(model.memory_s(p, d.output_tokens).mean()), "prompt": float(p.mean()),
+            "shared": float(shared.mean())}
 
 
 def solve_shares(density: float, sharing: float, model: DensityModel, *, memory_class: str = "video",
@@ -190,7 +192,7 @@ def solve_shares(density: float, sharing: float, model: DensityModel, *, memory_
     azure = _azure_lengths(None if trace_dir is None else str(trace_dir))
     names = ("code", "mmlu", memory_class)
     m = [_class_means(c, model, azure) for c in names]
-    A = np.array([[(1.0 - sharing) * x["comp"] - density * x["mem"] for x in m],
+    A = np.array([[float(model.shared_compute_s(sharing, x["pre"], x["comp"])) - density * x["mem"] for x in m],
                   [x["shared"] - sharing * x["prompt"] for x in m],
                   [1.0, 1.0, 1.0]])
     x = np.linalg.solve(A, np.array([0.0, 0.0, 1.0]))

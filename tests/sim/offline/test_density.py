@@ -39,15 +39,33 @@ def test_weights_amortised_rescale_density_by_a_constant(steptime, model):
     np.testing.assert_allclose(ratio, 1.0 + W / (model.kv_tokens * k))
 
 
-def test_sharing_discounts_node_density(model):
+def test_sharing_discounts_node_density(model, steptime):
     req = random_segments(400, 3)
     tree = build_tree(req)
     p, d = req.prompt_tokens, req.output_tokens
+    s = tree.sharing
+    comp = tree.subtree_sum(model.compute_s(p, d))
+    pre = tree.subtree_sum(model.prefill_compute_s(p))
+    mem = tree.subtree_sum(model.memory_s(p, d))
     rho = model.node_density(tree, p, d)
-    plain = tree.subtree_sum(model.compute_s(p, d)) / tree.subtree_sum(model.memory_s(p, d))
-    np.testing.assert_allclose(rho, (1 - tree.sharing) * plain)
-    assert (rho[tree.sharing > 0] < plain[tree.sharing > 0]).all()
+    np.testing.assert_allclose(rho, (comp - s * pre) / mem)  # sharing saves prompt FLOP only
+    assert (rho[s > 0] < (comp / mem)[s > 0]).all() and (rho >= (1 - s) * comp / mem - 1e-12).all()
     np.testing.assert_allclose(rho[tree.leaf], model.request_density(p, d))  # a leaf shares nothing
+    paper = DensityModel(steptime, model.kv_tokens, discount="paper")
+    np.testing.assert_allclose(paper.node_density(tree, p, d), (1 - s) * comp / mem)
     ideal = model.ideal_makespan_s(tree, p, d)
-    assert ideal["ideal_makespan_s"] == max((1 - tree.optimal_sharing) * ideal["t_comp_s"], ideal["t_mem_s"])
+    s0 = tree.optimal_sharing
+    assert ideal["ideal_makespan_s"] == pytest.approx(max(ideal["t_comp_s"] - s0 * pre[0], ideal["t_mem_s"]))
     assert ideal["density"] == pytest.approx(rho[0])
+    pi = paper.ideal_makespan_s(tree, p, d)
+    assert pi["ideal_makespan_s"] == pytest.approx(max((1 - s0) * pi["t_comp_s"], pi["t_mem_s"]))
+
+
+def test_a_short_prompt_under_a_long_shared_prefix_stays_compute_dense(model, steptime):
+    # 256 code-like requests: 48 shared + 1 own prompt token, 30 output tokens (the case that made the
+    # paper's discount call them memory-dense)
+    n, p, d = 256, 49, 30
+    s = 1 - (48 + n) / (n * p)
+    comp, pre, mem = n * model.compute_s(p, d), n * model.prefill_compute_s(p), n * model.memory_s(p, d)
+    assert model.shared_compute_s(s, pre, comp) / mem > 10
+    assert DensityModel(steptime, model.kv_tokens, discount="paper").shared_compute_s(s, pre, comp) / mem < 1
