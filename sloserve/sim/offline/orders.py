@@ -12,9 +12,9 @@ Every order is a class with two steps, so the engine can hide output lengths fro
 ``random``     a seeded random permutation (NanoFlow-Balance: batches are balanced on average,
                prefixes are not shared); seed = ``OrderOptions.seed``
 ``dfs``        DFS order of the prefix tree (prefix-max; vLLM-DFS / SGLang-DFS / NanoFlow-DFS)
-``density``    sample 1 %, then requests sorted by their own density ρ(r) and dual-scanned,
+``density``    sample 1 % (≥ 16 per top-level prefix), then requests sorted by their own density ρ(r) and dual-scanned,
                prefixes ignored (BlendServe without the tree)
-``blendserve`` sample 1 %, layer sort + conditional node split of the tree, dual scan
+``blendserve`` sample 1 % (≥ 16 per top-level prefix), layer sort + conditional node split of the tree, dual scan
 =============  ==============================================================================
 
 :func:`order_sequence` gives an order's full permutation offline (sampled outputs revealed from
@@ -30,7 +30,7 @@ import numpy as np
 from ...registry import Registry
 from .blend import BlendPlan, plan_blendserve, plan_density
 from .density import DensityModel
-from .sampling import DEFAULT_SAMPLE_FRACTION, draw_sample, estimate_outputs
+from .sampling import DEFAULT_MIN_PER_PREFIX, DEFAULT_SAMPLE_FRACTION, draw_sample, estimate_outputs
 from .scan import SequentialScan
 from .tree import PrefixTree
 
@@ -41,6 +41,7 @@ class OrderOptions:
 
     seed: int = 0  # seeds ``random`` and the output-length sample
     sample_fraction: float = DEFAULT_SAMPLE_FRACTION  # p_s (paper: 1 %)
+    min_samples_per_prefix: int = DEFAULT_MIN_PER_PREFIX  # top-up per top-level prefix (ours)
     keep_sharing: float = 0.99  # node split keeps this share of the DFS sharing ratio (paper: ≈ 99 %)
     group_size: int = 256  # leaves per dual-scan group at most
     min_misorder: float = 2.0  # density factor beyond which a node counts as out of order
@@ -115,7 +116,7 @@ class _Sampled(Order):
     needs_estimates = True
 
     def warmup(self, ctx):
-        s = draw_sample(ctx.tree, ctx.options.sample_fraction, ctx.rng(1))
+        s = draw_sample(ctx.tree, ctx.options.sample_fraction, ctx.rng(1), ctx.options.min_samples_per_prefix)
         pos = np.empty(ctx.tree.num_requests, dtype=np.int64)
         pos[ctx.tree.dfs_order] = np.arange(ctx.tree.num_requests)
         return s[np.argsort(pos[s])]

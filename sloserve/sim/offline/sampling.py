@@ -1,13 +1,16 @@
 """Output-length sampling (BlendServe §4.3): serve a small random sample first, estimate the rest.
 
 * **Sample**: each request independently with probability ``p_s`` (default 1 %, the paper's value),
-  from a seeded ``numpy.random.Generator``, **plus one random request of every root child (top-level
-  prefix: in the generated workloads, one class's system prompt) that drew none**. The top-up is a
-  choice of this implementation: a class of fewer than ~100 requests (the memory-heavy class of a
-  40k-request grid workload has ~100) often draws no sample at 1 %, and then borrows the other
-  classes' mean — a 16K-token output estimated at 15 tokens puts the class at the wrong end of the
-  blend. It adds at most one request per top-level prefix. The sampled requests are served for real
-  before anything else (they count toward the makespan and their outputs go to the user).
+  from a seeded ``numpy.random.Generator``, **topped up to at least ``min_per_prefix`` (16) random
+  requests of every root child** (top-level prefix: in the generated workloads, one class's system
+  prompt). The top-up is a choice of this implementation: at 1 % a class of a few hundred requests
+  (the memory-heavy class of a 100k-request paper trace has ~280) draws 0–3 samples; with none it
+  borrows the other classes' mean (a 16K-token output estimated at 15 tokens puts the class at the
+  wrong end of the blend), with one or two its E[d²] — which sets the batch density and the memory
+  side's slots — can be off by 2× (one 24K sample for a 16K mean). Extra samples of a rare class
+  cost little time: they decode side by side, and the warm-up lasts as long as its longest sample
+  anyway. The sampled requests are served for real before anything else (they count toward the
+  makespan and their outputs go to the user).
 * **Estimate** for an unsampled request: the mean sampled output length of the **nearest ancestor
   subtree that holds a sample** (its own leaf's parent first, then up to the root). The paper's
   "sibling fallback" (use the sibling subtree's mean when a subtree has no samples) is the parent
@@ -30,11 +33,13 @@ import numpy as np
 from .tree import PrefixTree
 
 DEFAULT_SAMPLE_FRACTION = 0.01
+DEFAULT_MIN_PER_PREFIX = 16
 
 
-def draw_sample(tree: PrefixTree, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Request ids of the sample (sorted): each request with probability ``fraction``, plus one per
-    root child without a sample (module docstring)."""
+def draw_sample(tree: PrefixTree, fraction: float, rng: np.random.Generator,
+                min_per_prefix: int = DEFAULT_MIN_PER_PREFIX) -> np.ndarray:
+    """Request ids of the sample (sorted): each request with probability ``fraction``, topped up to
+    ``min_per_prefix`` per root child (module docstring)."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"sample fraction must be in (0, 1], got {fraction}")
     n = tree.num_requests
@@ -44,8 +49,9 @@ def draw_sample(tree: PrefixTree, fraction: float, rng: np.random.Generator) -> 
     lo, hi = tree.leaf_range
     for u in np.flatnonzero(tree.parent == 0):
         reqs = present[lo[u]:hi[u]]
-        if len(reqs) and not pick[reqs].any():
-            pick[reqs[rng.integers(len(reqs))]] = True
+        short = min(max(min_per_prefix, 1), len(reqs)) - int(pick[reqs].sum())
+        if short > 0:
+            pick[rng.choice(reqs[~pick[reqs]], size=short, replace=False)] = True
     return np.flatnonzero(pick)
 
 

@@ -100,9 +100,11 @@ def test_estimates_use_the_nearest_sampled_ancestor(model):
     np.testing.assert_allclose(est[req.klass == "C"], (10 + 20 + 100) / 3)  # only the root has samples
     mean, second = estimate_outputs(tree, sampled, np.array([10, 20, 100]), second_moment=True)
     assert second[a1[5]] == (100 + 400) / 2
-    s = draw_sample(tree, 0.01, np.random.default_rng(0))
-    for k in ("A1", "B", "C"):  # every top-level prefix gets at least one sample
-        assert np.isin(np.flatnonzero(np.isin(req.klass, ["A1", "A2"] if k == "A1" else [k])), s).any()
+    s = draw_sample(tree, 0.01, np.random.default_rng(0), min_per_prefix=16)
+    for k in (["A1", "A2"], ["B"], ["C"]):  # every top-level prefix gets at least 16 samples
+        assert np.isin(np.flatnonzero(np.isin(req.klass, k)), s).sum() == 16
+    s1 = draw_sample(tree, 0.5, np.random.default_rng(0), min_per_prefix=1)
+    assert 0.4 * len(req) < len(s1) < 0.6 * len(req) and len(np.unique(s1)) == len(s1)
 
 
 @pytest.mark.parametrize("seed", range(5))
