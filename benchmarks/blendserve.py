@@ -1,6 +1,7 @@
 """Offline batching: BlendServe against DFS, random, FCFS and density orders (docs/offline_batching.md).
 
     .venv/bin/python benchmarks/blendserve.py --json OUT [--quick] [--figures DIR] [--workers 2]
+    .venv/bin/python benchmarks/blendserve.py --replot OUT --figures DIR     # tables and figures again
 
 Sections:
 
@@ -146,13 +147,21 @@ def _speed(n_big: int, n_tokens: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", required=True, type=Path, help="write the tidy records here")
+    ap.add_argument("--json", type=Path, help="write the tidy records here")
+    ap.add_argument("--replot", type=Path, help="print the tables and draw the figures of a saved run")
     ap.add_argument("--quick", action="store_true", help="small sizes (under a minute)")
     ap.add_argument("--figures", type=Path, default=None, help="save the figures into this folder")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grid-requests", type=int, default=None, help="requests per grid workload (40k; 10k quick)")
     args = ap.parse_args()
+    if args.replot:
+        saved = json.loads(args.replot.read_text())
+        series = {tuple(k.split("|")): v for k, v in saved.get("series", {}).items()}
+        report(pd.DataFrame(saved["records"]), series, args)
+        return
+    if args.json is None:
+        ap.error("--json is required (or --replot)")
     from sloserve.sim.offline.workloads import PAPER_TRACES, grid
     t_start = time.perf_counter()
     n_trace, n_grid = (20_000, 10_000) if args.quick else (400_000, 40_000)
@@ -185,7 +194,8 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": describe(), "quick": args.quick, "seed": args.seed, "wall_s": time.perf_counter() - t_start,
             "models": MODELS, "paper": PAPER}
-    args.json.write_text(json.dumps({"meta": meta, "records": df.to_dict(orient="records")}, indent=0))
+    args.json.write_text(json.dumps({"meta": meta, "records": df.to_dict(orient="records"),
+                                     "series": {"|".join(k): v for k, v in series.items()}}, indent=0))
     report(df, series, args)
     print(f"\nwall time {time.perf_counter() - t_start:.0f} s; records -> {args.json}")
 
@@ -215,7 +225,7 @@ def report(df: pd.DataFrame, series: dict, args) -> None:
     print("\n== prefix-sharing ratio (paper: BlendServe keeps >= 97 % of DFS; Balance < 30 %)")
     print(pd.concat([sh[list(ORDERS_ALL)], kept.rename("blend/dfs")], axis=1).round(3).to_string())
     idl = _val(traces, metric="ideal_ratio", step_model="overlap").unstack("order")
-    print("\n== throughput / ideal, ideal makespan = max((1-s)·T_comp, T_mem) (paper: 86.6 % / 90.8 % of its "
+    print("\n== throughput / ideal, ideal makespan = max(T_comp(s), T_mem) (paper: 86.6 % / 90.8 % of its "
           "profiled 'practical optimal', not the same yardstick)")
     print(idl[list(ORDERS_ALL)].round(3).to_string())
     wf = _val(traces, metric="warmup_frac", step_model="overlap", order="blendserve").round(3)
@@ -266,13 +276,16 @@ def report(df: pd.DataFrame, series: dict, args) -> None:
         if len(grid_df):
             fig, axs = plt.subplots(1, 2, figsize=(13, 3.6), layout="constrained")
             for ax, sm in zip(axs, ("sum", "overlap")):
-                plot_grid_gain(df, model="8b", step_model=sm, ax=ax)
+                plot_grid_gain(grid_df, model="8b", step_model=sm, ax=ax)
             fig.savefig(args.figures / "offline_grid.png", dpi=110)
         for (w, mk), ser in series.items():
-            fig, axs = plt.subplots(1, len(ser), figsize=(6 * len(ser), 3.2), layout="constrained", squeeze=False)
-            for ax, (o, b) in zip(axs[0], sorted(ser.items())):
-                plot_step_balance(pd.DataFrame(b), label=o, ax=ax)
-                ax.set_title(f"{w}, {mk}: {o}")
+            shown = [o for o in ORDERS_ALL if o in ser]
+            fig, axs = plt.subplots(len(shown), 1, figsize=(8, 2.0 * len(shown)), layout="constrained",
+                                    sharex=True, squeeze=False)
+            for ax, o in zip(axs[:, 0], shown):
+                plot_step_balance(pd.DataFrame(ser[o]), label=o, ax=ax)
+                ax.set_title(f"{w}, {mk}: {o}", fontsize="medium")
+                ax.legend(fontsize="small", loc="lower left", ncols=2)
             fig.savefig(args.figures / "offline_steps.png", dpi=110)
         print(f"figures -> {args.figures}")
 

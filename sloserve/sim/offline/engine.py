@@ -203,8 +203,8 @@ class OfflineResult:
     warmup_s: float  # time until the output-length sample was fully served (0 without one)
     t_comp_s: float
     t_mem_s: float
-    density: float  # the batch's realised density (1 − s)·T_comp/T_mem (true outputs)
-    ideal_makespan_s: float  # max((1 − s)·T_comp, T_mem)
+    density: float  # the batch's realised density T_comp(s)/T_mem (true outputs; density.py)
+    ideal_makespan_s: float  # max(T_comp(s), T_mem)
     ideal_ratio: float  # throughput / ideal throughput
     steps: pd.DataFrame
     requests: pd.DataFrame

@@ -56,7 +56,8 @@ def plot_grid_gain(records: pd.DataFrame, *, model: str, step_model: str = "over
                    baseline: str = "dfs", ax: Axes | None = None) -> Axes:
     """Heat map of ``order``/``baseline`` throughput over the (density, sharing) grid workloads.
 
-    Grid workloads carry their targets in records with metric ``target_density`` / ``target_sharing``."""
+    Grid workloads carry their targets in records with metric ``target_density`` / ``target_sharing``;
+    pass only the grid's records (workloads sharing a target would be averaged into one cell)."""
     ax = _ax(ax, figsize=(7, 3.2))
     rel = relative_throughput(records, baseline=baseline).xs((model, step_model), level=("model", "step_model"))[order]
     tg = records[records["metric"].isin(["target_density", "target_sharing"])].pivot_table(
