@@ -19,6 +19,9 @@ else:  # pragma: no cover - Python 3.10
 
 #: seconds in an hour: $/request · requests/s -> $/h, and requests/h <-> requests/s
 SECONDS_PER_HOUR = 3600.0
+#: $ per request charged for a request that misses its SLOs or goes unserved, when its query type
+#: states no ``unserved_penalty`` of its own (the stress studies' default; a user knob)
+DEFAULT_VIOLATION_PENALTY = 0.01
 
 
 class Status(StrEnum):

@@ -20,9 +20,8 @@ import pandas as pd
 
 from ..problem.instance import Instance
 from ..problem.plan import Plan, arrays_from_plan
-from ..vocab import SECONDS_PER_HOUR
+from ..vocab import DEFAULT_VIOLATION_PENALTY, SECONDS_PER_HOUR  # noqa: F401 (re-exported)
 
-DEFAULT_VIOLATION_PENALTY = 0.01  # $/request for types whose own unserved_penalty is 0 (a user knob)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from ..evaluate.stress import DEFAULT_VIOLATION_PENALTY
 from ..problem.instance import build_instance
 from ..problem.plan import Plan, arrays_from_plan
 from ..problem.tables import Compiled
-from ..vocab import SECONDS_PER_HOUR
+from ..vocab import DEFAULT_VIOLATION_PENALTY, SECONDS_PER_HOUR
 from .arrivals import synthetic
 from .engine import EngineOptions
 from .metrics import meets_slos
