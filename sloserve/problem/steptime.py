@@ -22,6 +22,7 @@ cross every stage, as in :func:`sloserve.model.perf.decode_step_s`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,4 +151,62 @@ class StepTime:
         m = np.minimum(n, first)  # compute-bound iterations
         rest = n - m  # memory-bound iterations, indices first .. n-1
         mem = rest * a + b * (np.where(rest > 0, (first + n - 1) * rest / 2.0, 0.0) if np.isfinite(first) else 0.0)
+        return m * c + mem + n * e
+
+    def scalar(self) -> "ScalarStepTime":
+        """The same model for one configuration on Python floats (a simulator's hot loop)."""
+        return ScalarStepTime(self)
+
+
+class ScalarStepTime:
+    """:class:`StepTime` of one configuration evaluated with Python floats instead of numpy arrays —
+    the same formulas, ~20× faster per call for a simulator that asks once per iteration; a test
+    checks it against the array version on random iterations (``tests/problem/test_steptime.py``)."""
+
+    __slots__ = ("pp", "w", "wa", "kv", "dc", "pc", "ac", "cp", "ct", "so", "po")
+
+    def __init__(self, st: StepTime):
+        self.pp = float(st.pp)
+        self.w, self.wa, self.kv = float(st.weight_read_s), float(st.active_weight_read_s), float(st.kv_read_s_per_token)
+        self.dc, self.pc = float(st.decode_compute_s_per_seq), float(st.prefill_compute_s_per_token)
+        self.ac, self.cp, self.ct = float(st.attention_compute_s_per_pair), float(st.comm_s_per_pass), float(st.comm_s_per_token)
+        self.so, self.po = float(st.step_overhead_s), float(st.prefill_overhead_s)
+
+    def step_s(self, prefill_tokens=0, attention_pairs=0.0, decode_seqs=0, context_tokens=0, *, mode: str = "sum",
+               interference: float = 0.0) -> float:
+        d = decode_seqs
+        bmb = max(d / self.pp, 1.0) if d > 0 else 0.0
+        pre = prefill_tokens * self.pc + attention_pairs * self.ac
+        mem = (min(self.w, bmb * self.wa) + bmb * (context_tokens / d) * self.kv) if d > 0 else 0.0
+        dec_c = bmb * self.dc
+        if mode == "sum":
+            work = pre + (mem if mem > dec_c else dec_c)
+        elif mode == "overlap":
+            if d <= 0:
+                mem = self.w if prefill_tokens > 0 else 0.0
+            work = max(pre + dec_c, mem) * (1.0 + interference)
+        else:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        return work + self.cp + (prefill_tokens + bmb) * self.ct + self.so + (self.po if prefill_tokens > 0 else 0.0)
+
+    def decode_run_s(self, decode_seqs, context_tokens, steps) -> float:
+        """:meth:`StepTime.decode_run_s` on floats."""
+        d = float(decode_seqs)
+        n = float(steps)
+        if d <= 0 or n <= 0:
+            return 0.0
+        bmb = max(d / self.pp, 1.0)
+        a = min(self.w, bmb * self.wa) + bmb * (float(context_tokens) / d) * self.kv
+        b = bmb * self.kv
+        c = bmb * self.dc
+        e = self.cp + bmb * self.ct + self.so
+        if a >= c:
+            first = 0.0
+        elif b <= 0:
+            return n * (c + e)
+        else:
+            first = math.ceil((c - a) / b)
+        m = min(n, first)
+        rest = n - m
+        mem = rest * a + b * ((first + n - 1) * rest / 2.0) if rest > 0 else 0.0
         return m * c + mem + n * e

@@ -44,3 +44,22 @@ def test_mixed_iteration_is_between_its_parts_and_modes_order():
     mixed = st.step_s(512, 512 * 512 / 2, 32, 32 * 1500)
     assert np.all(mixed >= np.maximum(pre, dec)) and np.all(mixed <= (pre + dec) * (1 + 1e-12))
     assert np.all(st.step_s(512, 512 * 512 / 2, 32, 32 * 1500, mode="overlap") <= mixed + 1e-15)
+
+
+def test_the_scalar_evaluator_is_the_array_one():
+    c = compile_scenario(generate_scenario("M", seed=4))
+    rng = np.random.default_rng(0)
+    for cfg in c.configs["config"].sample(40, random_state=1):
+        st = StepTime.from_table(c.config_perf, c.configs, config=cfg)
+        sc = st.scalar()
+        for _ in range(25):
+            p = int(rng.integers(0, 3000)) * int(rng.random() < 0.7)
+            d = int(rng.integers(0, 300)) * int(rng.random() < 0.8)
+            k = d * int(rng.integers(1, 4000))
+            pairs = p * float(rng.integers(0, 2000)) + p * p / 2
+            for mode in ("sum", "overlap"):
+                assert sc.step_s(p, pairs, d, k, mode=mode) == pytest.approx(float(st.step_s(p, pairs, d, k, mode=mode)),
+                                                                          rel=1e-12, abs=1e-15)
+            if d:
+                n = int(rng.integers(1, 3000))
+                assert sc.decode_run_s(d, k, n) == pytest.approx(float(st.decode_run_s(d, k, n)), rel=1e-12)
