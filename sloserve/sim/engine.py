@@ -254,7 +254,7 @@ class ReplicaEngine:
         """Advance n ≥ 2 identical decode-only iterations at once when nothing else can happen."""
         if not self.opts.macro_steps or not self.decoding:
             return False
-        R, bs = self.R, self.bs
+        bs = self.bs
         n = self._first_completion()  # decode steps to the first completion
         if n < 2:
             return False
