@@ -28,7 +28,9 @@ sys.path.insert(0, str(REPO))
 
 from sloserve import perf  # noqa: E402
 
-DEFAULT_VALIDATION = REPO.parent / "shared" / "validation"
+import os  # noqa: E402
+#: the measurement set: $SLOSERVE_VALIDATION_DIR, else ../shared/validation beside the checkout
+DEFAULT_VALIDATION = Path(os.environ.get("SLOSERVE_VALIDATION_DIR") or REPO.parent / "shared" / "validation")
 CALIBRATION_CSV = REPO / "sloserve" / "data" / "perf_calibration.csv"
 GPUS_CSV = REPO / "sloserve" / "data" / "gpus.csv"
 

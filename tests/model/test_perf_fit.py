@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -12,11 +13,11 @@ import pytest
 from sloserve.model import perf
 
 REPO = Path(__file__).resolve().parents[2]
-VALIDATION = REPO.parent / "shared" / "validation"
+VALIDATION = Path(os.environ.get("SLOSERVE_VALIDATION_DIR") or REPO.parent / "shared" / "validation")
 
 pytestmark = pytest.mark.skipif(not (VALIDATION / "splitwise-sim" / "perf_model.csv").exists(),
-                                reason=f"measurement set not found at {VALIDATION} (../shared/validation from the "
-                                       "repo root); see docs/perf_model.md")
+                                reason=f"measurement set not found at {VALIDATION} ($SLOSERVE_VALIDATION_DIR, else "
+                                       "../shared/validation from the repo root); see docs/perf_model.md")
 
 # Median |pred/meas − 1| the calibrated model must stay under, per data set (justified in docs/perf_model.md:
 # the run-to-run spread of the Splitwise repeats is ~1-3 %, the structural error of a 3-term roofline per GPU
