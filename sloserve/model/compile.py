@@ -20,6 +20,11 @@ from ..problem.tables import Compiled, read_compiled
 
 
 
+#: the catalog's model columns the performance model reads (``architecture=`` of :func:`sloserve.predict_latency`)
+ARCHITECTURE_COLUMNS = ("total_params_b", "active_params_b", "layers", "hidden_size", "num_attention_heads",
+                        "num_kv_heads", "head_dim", "vocab_size", "tie_word_embeddings")
+
+
 def config_id(model: str, gpu: str, precision: str, tp: int, pp: int) -> str:
     return f"{model}|{gpu}|{precision}|tp{tp}pp{pp}"
 
@@ -43,11 +48,20 @@ def candidate_configs(sc: Scenario, gpus: pd.DataFrame | None = None) -> pd.Data
     m = catalog.models().loc[list(sc.models)].reset_index(drop=True)
     q = catalog.precisions().loc[list(sc.precisions)].reset_index(drop=True)
     par = pd.DataFrame([(t, p) for t in sc.options.tp_degrees for p in sc.options.pp_degrees], columns=["tp", "pp"])
-    df = (m[["model", "total_params_b", "active_params_b", "layers", "hidden_size", "num_kv_heads", "head_dim"]]
-          .merge(g[["gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
-                    "gpus_per_node", "price_per_gpu_hour"]], how="cross")
-          .merge(q[["precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor"]], how="cross")
+    arch = [c for c in ARCHITECTURE_COLUMNS if c in m]
+    df = (m[["model"] + arch]
+          .merge(g[list(GPU_COLUMNS) + ["price_per_gpu_hour"]], how="cross")
+          .merge(q[list(PRECISION_COLUMNS)], how="cross")
           .merge(par, how="cross"))
+    df = add_si_columns(df)
+    df["cost_per_hour"] = df["price_per_gpu_hour"] * df["gpus"]
+    df.insert(0, "config", [config_id(*r) for r in zip(df["model"], df["gpu"], df["precision"], df["tp"], df["pp"])])
+    return df
+
+
+def add_si_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Catalog units -> the SI columns the performance model reads (parameters, bytes, FLOP/s, bytes/s),
+    for a frame of merged model, GPU and precision rows with ``tp`` and ``pp``."""
     df = df.rename(columns={"kv_bytes": "kv_bytes_per_value"})
     df["total_params"] = df["total_params_b"] * 1e9
     df["active_params"] = df["active_params_b"] * 1e9
@@ -56,9 +70,13 @@ def candidate_configs(sc: Scenario, gpus: pd.DataFrame | None = None) -> pd.Data
     df["hbm_bandwidth_Bps"] = df["hbm_bandwidth_gbps"] * 1e9
     df["interconnect_Bps"] = df["interconnect_gbps"] * 1e9
     df["gpus"] = df["tp"] * df["pp"]
-    df["cost_per_hour"] = df["price_per_gpu_hour"] * df["gpus"]
-    df.insert(0, "config", [config_id(*r) for r in zip(df["model"], df["gpu"], df["precision"], df["tp"], df["pp"])])
     return df
+
+
+#: the catalog's GPU and precision columns a configuration carries
+GPU_COLUMNS = ("gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
+               "gpus_per_node")
+PRECISION_COLUMNS = ("precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor")
 
 
 def query_type_frame(sc: Scenario) -> pd.DataFrame:
@@ -113,8 +131,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
     dropped["configs_unavailable"] = int((~keep).sum())
     configs = configs.loc[keep].reset_index(drop=True)
     kept = feas.loc[keep.to_numpy()].reset_index(drop=True)
-    config_perf = perf.step_coefficients(kept, kept["weight_bytes"], perf.weight_bytes(kept["active_params"],
-                                         kept["bytes_per_weight"]), kept["kv_bytes_per_token"])
+    config_perf = perf.step_table(kept)
 
     routes = routes.loc[routes["config"].isin(set(configs["config"]))].reset_index(drop=True)
     routes.insert(5, "error", route_errors(routes, qt, configs))

@@ -15,7 +15,8 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
 
 COLUMNS = {
     "models.csv": ["model", "family_name", "total_params_b", "active_params_b", "layers", "hidden_size",
-                   "num_attention_heads", "num_kv_heads", "head_dim", "max_context_tokens", "source"],
+                   "num_attention_heads", "num_kv_heads", "head_dim", "max_context_tokens", "vocab_size",
+                   "tie_word_embeddings", "source"],
     "model_errors.csv": ["model", "family", "benchmark", "metric", "accuracy", "source"],
     "precisions.csv": ["precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor",
                        "accuracy_recovery", "source"],
@@ -68,6 +69,8 @@ def test_no_missing_values_and_numbers_are_numeric(name):
     text = {"model", "family_name", "source", "family", "benchmark", "metric", "precision", "compute", "gpu",
             "source_specs", "source_price"}
     for col in df.columns:
+        if pd.api.types.is_bool_dtype(df[col]):
+            continue
         if col not in text:
             assert pd.api.types.is_numeric_dtype(df[col]), f"{name}:{col} is not numeric"
             assert np.isfinite(df[col].to_numpy(float)).all()
