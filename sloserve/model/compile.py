@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import catalog, perf
+from . import catalog, perf, pricing
 from .scenario import Scenario, load_scenario
 from ..problem.tables import Compiled, read_compiled
 
@@ -43,18 +43,20 @@ def scenario_gpus(sc: Scenario) -> pd.DataFrame:
 
 
 def candidate_configs(sc: Scenario, gpus: pd.DataFrame | None = None) -> pd.DataFrame:
-    """All (model, gpu, precision, tp, pp) combinations with merged catalog attributes (SI units)."""
+    """All (model, gpu, precision, tp, pp) combinations with merged catalog attributes (SI units), each priced
+    by the instances that hold it (:mod:`sloserve.model.pricing`; a scenario's per-GPU price replaces that)."""
     g = scenario_gpus(sc) if gpus is None else gpus
     m = catalog.models().loc[list(sc.models)].reset_index(drop=True)
     q = catalog.precisions().loc[list(sc.precisions)].reset_index(drop=True)
     par = pd.DataFrame([(t, p) for t in sc.options.tp_degrees for p in sc.options.pp_degrees], columns=["tp", "pp"])
     arch = [c for c in ARCHITECTURE_COLUMNS if c in m]
     df = (m[["model"] + arch]
-          .merge(g[list(GPU_COLUMNS) + ["price_per_gpu_hour"]], how="cross")
+          .merge(g[list(GPU_COLUMNS)], how="cross")
           .merge(q[list(PRECISION_COLUMNS)], how="cross")
           .merge(par, how="cross"))
     df = add_si_columns(df)
-    df["cost_per_hour"] = df["price_per_gpu_hour"] * df["gpus"]
+    overrides = {gid: o.price_per_gpu_hour for gid, o in sc.gpu_overrides.items() if o.price_per_gpu_hour is not None}
+    df = pricing.price_configs(df, overrides, mode=sc.options.instance_pricing)
     df.insert(0, "config", [config_id(*r) for r in zip(df["model"], df["gpu"], df["precision"], df["tp"], df["pp"])])
     return df
 
@@ -93,13 +95,13 @@ def query_type_frame(sc: Scenario) -> pd.DataFrame:
 
 
 def route_errors(routes: pd.DataFrame, qt: pd.DataFrame, configs: pd.DataFrame) -> np.ndarray:
-    """e_ic = 1 − accuracy(model, family_i) · recovery(precision), from the catalog."""
+    """e_ic = 1 − accuracy(model, family_i) · recovery(model, precision), from the catalog (the recovery of a
+    quantised precision depends on the model's size: ``catalog.accuracy_recovery``)."""
     acc = catalog.model_errors().set_index(["model", "family"])["accuracy"]
-    rec = catalog.precisions()["accuracy_recovery"]
     fam = qt.set_index("query_type")["family"].reindex(routes["query_type"]).to_numpy()
     cfg = configs.set_index("config").loc[routes["config"], ["model", "precision"]]
     a = acc.reindex(pd.MultiIndex.from_arrays([cfg["model"].to_numpy(), fam])).to_numpy(dtype=float)
-    r = rec.reindex(cfg["precision"].to_numpy()).to_numpy(dtype=float)
+    r = catalog.accuracy_recovery(cfg["model"].to_numpy(), cfg["precision"].to_numpy()).to_numpy(dtype=float)
     return np.clip(1.0 - a * r, 0.0, 1.0)
 
 
@@ -115,6 +117,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
     infeasible = cfg_out.loc[~cfg_out["feasible"].astype(bool)]
     dropped = {"configs_infeasible": infeasible["infeasible_reason"].value_counts().to_dict(),
                "candidate_configs": int(len(cand)), "candidate_routes": int(len(cand) * len(qt))}
+    routes.insert(5, "error", route_errors(routes, qt, cand))
     used = set(routes["config"])
     feas = cfg_out.loc[cfg_out["feasible"].astype(bool) & cfg_out["config"].isin(used)].reset_index(drop=True)
     dropped["configs_without_route"] = int(cfg_out["feasible"].astype(bool).sum() - len(feas))
@@ -123,7 +126,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
     maxrep = np.floor(a / feas["gpus"].to_numpy())  # NaN (an empty cell) = no limit
     configs = feas[["config", "model", "gpu", "precision", "tp", "pp", "gpus", "cost_per_hour", "kv_bytes"]].copy()
     configs["max_replicas"] = maxrep
-    for extra_col in ("weight_bytes", "kv_bytes_per_token"):
+    for extra_col in ("weight_bytes", "kv_bytes_per_token", "instance_type", "instance_gpus", "instances",
+                      "spare_gpus"):
         if extra_col in feas:
             configs[extra_col] = feas[extra_col].to_numpy()
     # configurations that can never hold a replica (availability) go too, counted
@@ -134,7 +138,6 @@ def compile_scenario(sc: Scenario) -> Compiled:
     config_perf = perf.step_table(kept)
 
     routes = routes.loc[routes["config"].isin(set(configs["config"]))].reset_index(drop=True)
-    routes.insert(5, "error", route_errors(routes, qt, configs))
     route_cols = ["query_type", "config", "ttft_s", "tpot_s", "e2e_s", "error", "capacity_rps", "kv_byte_seconds"]
     routes = routes[route_cols + [c for c in routes.columns if c not in route_cols]]
     without = sorted(set(qt["query_type"]) - set(routes["query_type"]))
@@ -145,7 +148,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
     options = opts.planner_options()
     extra = {"dropped": dropped, "compile_seconds": round(time.perf_counter() - t0, 4), "source": sc.source,
              "tp_degrees": list(opts.tp_degrees), "pp_degrees": list(opts.pp_degrees), "max_batch": opts.max_batch,
-             "memory_fraction": opts.memory_fraction}
+             "memory_fraction": opts.memory_fraction, "instance_pricing": opts.instance_pricing}
     return Compiled(name=sc.name, query_types=qt, configs=configs, routes=routes, gpus=gpus, models=models,
                     options=options, extra=extra, config_perf=config_perf)
 

@@ -16,7 +16,7 @@ import yaml
 
 from . import catalog
 from ..errors import InputError
-from ..problem.options import SLO_MODES, ScenarioOptions, scenario_options_dict
+from ..problem.options import INSTANCE_PRICING, SLO_MODES, ScenarioOptions, scenario_options_dict
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -237,6 +237,8 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
         slo_mode=v.choice(o.get("slo_mode", dflt.slo_mode), "options.slo_mode", set(SLO_MODES)),
         max_batch=v.number(o.get("max_batch", dflt.max_batch), "options.max_batch", lo=1, integer=True),
         memory_fraction=v.number(o.get("memory_fraction", dflt.memory_fraction), "options.memory_fraction", positive=True, hi=1),
+        instance_pricing=v.choice(o.get("instance_pricing", dflt.instance_pricing), "options.instance_pricing",
+                                  set(INSTANCE_PRICING)),
     )
     return Scenario(name=name, query_types=tuple(qts), models=models, gpus=gpus, precisions=precs, options=opts,
                     gpu_overrides=overrides, model_fixed_cost=fixed, description=str(d.get("description", "")),

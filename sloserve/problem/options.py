@@ -32,6 +32,7 @@ class ScenarioOptions(Options):
     pp_degrees: tuple[int, ...] = (1, 2)  # pipeline-parallel degrees considered
     max_batch: int = 256  # largest design batch considered, sequences in flight per replica
     memory_fraction: float = 0.9  # γ, usable share of GPU memory
+    instance_pricing: str = "whole"  # whole: a replica pays for the whole instances holding it | per_gpu
 
     def planner_options(self) -> Options:
         """The :class:`Options` part (what the compiled tables carry)."""
@@ -40,7 +41,10 @@ class ScenarioOptions(Options):
 
 #: the order in which a scenario file lists its options
 SCENARIO_OPTION_ORDER = ("budget_per_hour", "utilization_cap", "tp_degrees", "pp_degrees",
-                         "one_parallelism_per_deployment", "max_models", "slo_mode", "max_batch", "memory_fraction")
+                         "one_parallelism_per_deployment", "max_models", "slo_mode", "max_batch", "memory_fraction",
+                         "instance_pricing")
+#: how a configuration is priced from the instance catalog (sloserve.model.pricing)
+INSTANCE_PRICING = ("whole", "per_gpu")
 
 
 def scenario_options_dict(o: ScenarioOptions, keys=SCENARIO_OPTION_ORDER) -> dict[str, Any]:
