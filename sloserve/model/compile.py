@@ -86,7 +86,7 @@ def query_type_frame(sc: Scenario) -> pd.DataFrame:
         "query_type": q.name, "rate_rps": q.rate_rps, "input_tokens": q.input_tokens, "output_tokens": q.output_tokens,
         "ttft_slo_s": q.ttft_slo_s, "tpot_slo_s": q.tpot_slo_s, "e2e_slo_s": q.e2e_slo_s,
         "max_error": q.max_error, "max_unserved": q.max_unserved, "unserved_penalty": q.unserved_penalty,
-        "family": q.family,
+        "family": q.family, "error_mode": q.error_mode,
     } for q in sc.query_types]
     df = pd.DataFrame(rows)
     for col in ("ttft_slo_s", "tpot_slo_s", "e2e_slo_s"):
@@ -105,6 +105,17 @@ def route_errors(routes: pd.DataFrame, qt: pd.DataFrame, configs: pd.DataFrame) 
     return np.clip(1.0 - a * r, 0.0, 1.0)
 
 
+def per_route_error_filter(routes: pd.DataFrame, qt: pd.DataFrame) -> np.ndarray:
+    """True for the routes a query type's ``error_mode`` keeps: every route in ``mean`` mode (the error limit
+    binds the traffic-weighted mean, as in the seed paper), only routes with e_ic ≤ ε_i in ``per_route`` mode
+    (a route above the limit is not a route)."""
+    q = qt.set_index("query_type")
+    mode = q["error_mode"].reindex(routes["query_type"]).to_numpy() if "error_mode" in q else \
+        np.full(len(routes), "mean")
+    limit = q["max_error"].reindex(routes["query_type"]).to_numpy(dtype=float)
+    return (mode != "per_route") | (routes["error"].to_numpy(dtype=float) <= limit * (1 + 1e-12))
+
+
 def compile_scenario(sc: Scenario) -> Compiled:
     """Scenario -> compiled tables (pure; the performance model runs once here)."""
     t0 = time.perf_counter()
@@ -118,6 +129,13 @@ def compile_scenario(sc: Scenario) -> Compiled:
     dropped = {"configs_infeasible": infeasible["infeasible_reason"].value_counts().to_dict(),
                "candidate_configs": int(len(cand)), "candidate_routes": int(len(cand) * len(qt))}
     routes.insert(5, "error", route_errors(routes, qt, cand))
+    keep_err = per_route_error_filter(routes, qt)
+    dropped["routes_above_error_limit"] = int((~keep_err).sum())
+    best = routes.groupby("query_type")["error"].min()
+    # query types whose routes within the SLOs are all above their error limit (per_route): the best error there was
+    dropped["error_limited"] = {str(k): round(float(v), 4) for k, v in best.items()
+                                if k not in set(routes.loc[keep_err, "query_type"])}
+    routes = routes.loc[keep_err].reset_index(drop=True)
     used = set(routes["config"])
     feas = cfg_out.loc[cfg_out["feasible"].astype(bool) & cfg_out["config"].isin(used)].reset_index(drop=True)
     dropped["configs_without_route"] = int(cfg_out["feasible"].astype(bool).sum() - len(feas))
@@ -171,6 +189,9 @@ def dropped_report(c: Compiled) -> list[str]:
             out.append(f"  {n} infeasible: {reason}")
         if d.get("configs_without_route"):
             out.append(f"  {d['configs_without_route']} meet no query type's SLOs")
+        if d.get("routes_above_error_limit"):
+            out.append(f"  {d['routes_above_error_limit']} routes above their query type's error limit "
+                       "(error_mode per_route)")
         if d.get("configs_unavailable"):
             out.append(f"  {d['configs_unavailable']} need more GPUs than are available")
         out.append(f"{d.get('candidate_routes', '?')} candidate routes -> {len(c.routes)} feasible")

@@ -16,7 +16,7 @@ import yaml
 
 from . import catalog
 from ..errors import InputError
-from ..problem.options import INSTANCE_PRICING, SLO_MODES, ScenarioOptions, scenario_options_dict
+from ..problem.options import ERROR_MODES, INSTANCE_PRICING, SLO_MODES, ScenarioOptions, scenario_options_dict
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -36,6 +36,7 @@ class QueryType:
     e2e_slo_s: float | None = None
     max_unserved: float = 0.0
     unserved_penalty: float = 0.0  # $ per unserved request
+    error_mode: str = "per_route"  # per_route: no route above max_error | mean: the traffic-weighted mean
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
             e2e_slo_s=v.number(q.get("e2e_slo_s"), f"{f}.e2e_slo_s", positive=True, optional=True),
             max_unserved=v.number(q.get("max_unserved", 0.0), f"{f}.max_unserved", lo=0, hi=1),
             unserved_penalty=v.number(q.get("unserved_penalty", 0.0), f"{f}.unserved_penalty", lo=0),
+            error_mode=v.choice(q.get("error_mode", "per_route"), f"{f}.error_mode", set(ERROR_MODES)),
         ))
 
     # catalog selection

@@ -11,6 +11,9 @@ from typing import Any
 
 #: how latency SLOs bind: every route within every SLO (per_route), or E2E only on average (mean)
 SLO_MODES = ("per_route", "mean")
+#: how a query type's error limit binds (a per-query-type field): no route above it (per_route), or the
+#: traffic-weighted mean of its routes (mean, the seed paper's constraint)
+ERROR_MODES = ("per_route", "mean")
 
 
 @dataclass(frozen=True)

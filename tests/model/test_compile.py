@@ -81,6 +81,22 @@ catalog: {models: [qwen2.5-0.5b], gpus: [l4, a100-80gb], precisions: [bf16]}
     assert per_gpu["qwen2.5-0.5b|a100-80gb|bf16|tp1pp1"] == pytest.approx(27.44705 / 8)
 
 
+def test_per_route_error_mode_drops_routes_above_the_limit():
+    """error_mode per_route (the default): a route above its type's error limit is not a route; mean keeps them
+    and lets the mean error bind (the seed paper's constraint)."""
+    text = """
+name: t
+query_types:
+  - {name: a, family: code, rate_rps: 5, input_tokens: 500, output_tokens: 100, max_error: 0.15%s}
+catalog: {models: [qwen2.5-7b, qwen2.5-32b], gpus: [h100-sxm], precisions: [bf16]}
+"""
+    per = compile_scenario(loads_scenario(text % ""))
+    mean = compile_scenario(loads_scenario(text % ", error_mode: mean"))
+    assert (per.routes["error"] <= 0.15).all() and (mean.routes["error"] > 0.15).any()
+    assert per.extra["dropped"]["routes_above_error_limit"] == int((mean.routes["error"] > 0.15).sum())
+    assert set(per.query_types["error_mode"]) == {"per_route"}
+
+
 def test_availability_and_price_overrides():
     text = """
 name: t
