@@ -132,9 +132,9 @@ def compile_scenario(sc: Scenario) -> Compiled:
     keep_err = per_route_error_filter(routes, qt)
     dropped["routes_above_error_limit"] = int((~keep_err).sum())
     best = routes.groupby("query_type")["error"].min()
+    kept_types = set(routes.loc[keep_err, "query_type"])
     # query types whose routes within the SLOs are all above their error limit (per_route): the best error there was
-    dropped["error_limited"] = {str(k): round(float(v), 4) for k, v in best.items()
-                                if k not in set(routes.loc[keep_err, "query_type"])}
+    dropped["error_limited"] = {str(k): round(float(v), 4) for k, v in best.items() if k not in kept_types}
     routes = routes.loc[keep_err].reset_index(drop=True)
     used = set(routes["config"])
     feas = cfg_out.loc[cfg_out["feasible"].astype(bool) & cfg_out["config"].isin(used)].reset_index(drop=True)

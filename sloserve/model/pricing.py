@@ -29,12 +29,12 @@ PRICING_MODES = ("whole", "per_gpu")
 SCENARIO_PRICE = "scenario price_per_gpu_hour"
 
 
-def _options(gpu: str, tp: float, pp: float, inst: pd.DataFrame, mode: str) -> dict:
-    ok = inst[(inst["gpu"] == gpu) & (inst["gpus"] >= tp)]
-    if len(ok) == 0:
+def _options(gpu: str, tp: float, pp: float, by_gpu: dict, mode: str) -> dict:
+    names, k_all, price_all = by_gpu.get(gpu, (np.array([], dtype=object), np.array([]), np.array([])))
+    sel = k_all >= tp
+    if not sel.any():
         return {"instance_type": "", "instance_gpus": np.nan, "instances": np.nan, "cost_per_hour": np.nan}
-    k = ok["gpus"].to_numpy(dtype=float)
-    price = ok["price_per_hour"].to_numpy(dtype=float)
+    names, k, price = names[sel], k_all[sel], price_all[sel]
     if mode == "whole":
         count = np.ceil(pp / np.floor(k / tp))
         cost = count * price
@@ -43,7 +43,7 @@ def _options(gpu: str, tp: float, pp: float, inst: pd.DataFrame, mode: str) -> d
         cost = price / k * tp * pp
     order = np.lexsort((-k, cost))  # cheapest; ties: the larger instance (fewer inter-node hops)
     i = int(order[0])
-    return {"instance_type": ok["instance_type"].iloc[i], "instance_gpus": float(k[i]), "instances": float(count[i]),
+    return {"instance_type": names[i], "instance_gpus": float(k[i]), "instances": float(count[i]),
             "cost_per_hour": float(cost[i])}
 
 
@@ -55,9 +55,11 @@ def price_configs(df: pd.DataFrame, overrides: dict[str, float] | None = None, m
     if mode not in PRICING_MODES:
         raise ValueError(f"instance pricing must be one of {PRICING_MODES}, got {mode!r}")
     inst = catalog.instances() if instances is None else instances
+    by_gpu = {g: (d["instance_type"].to_numpy(dtype=object), d["gpus"].to_numpy(dtype=float),
+                  d["price_per_hour"].to_numpy(dtype=float)) for g, d in inst.groupby("gpu")}
     out = df.copy()
     keys = out[["gpu", "tp", "pp"]].drop_duplicates()
-    table = pd.DataFrame([{"gpu": g, "tp": n, "pp": m, **_options(g, float(n), float(m), inst, mode)}
+    table = pd.DataFrame([{"gpu": g, "tp": n, "pp": m, **_options(g, float(n), float(m), by_gpu, mode)}
                           for g, n, m in keys.itertuples(index=False)])
     out = out.drop(columns=[c for c in ("instance_type", "instance_gpus", "instances", "cost_per_hour") if c in out])
     out = out.merge(table, on=["gpu", "tp", "pp"], how="left")
