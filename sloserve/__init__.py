@@ -35,6 +35,7 @@ _EXPORTS = {
     "Scenario": "sloserve.model.scenario", "default_scenario": "sloserve.model.scenario",
     "load_scenario": "sloserve.model.scenario", "Compiled": "sloserve.problem.tables",
     "read_compiled": "sloserve.problem.tables", "write_compiled": "sloserve.problem.tables",
+    "predict_latency": "sloserve.model.predict", "predict_latency_frame": "sloserve.model.predict",
 }
 
 #: module paths of sloserve 0.1 -> their home in the layered package

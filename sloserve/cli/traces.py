@@ -25,7 +25,7 @@ def _parse_overrides(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
         v: Any
         if val.lower() in ("none", "null", ""):
             v = None
-        elif fld == "family" or (fld == "e2e_slo_s" and val == "derived"):
+        elif fld in ("family", "error_mode") or (fld == "e2e_slo_s" and val == "derived"):
             v = val
         else:
             try:

@@ -16,7 +16,7 @@ import yaml
 
 from . import catalog
 from ..errors import InputError
-from ..problem.options import SLO_MODES, ScenarioOptions, scenario_options_dict
+from ..problem.options import ERROR_MODES, INSTANCE_PRICING, SLO_MODES, ScenarioOptions, scenario_options_dict
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -37,6 +37,7 @@ class QueryType:
     max_unserved: float = 0.0
     unserved_penalty: float = 0.0  # $ per unserved request
     slo_attainment: float | None = None  # share of requests that must meet every SLO in simulation (None: no target)
+    error_mode: str = "per_route"  # per_route: no route above max_error | mean: the traffic-weighted mean
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
             max_unserved=v.number(q.get("max_unserved", 0.0), f"{f}.max_unserved", lo=0, hi=1),
             unserved_penalty=v.number(q.get("unserved_penalty", 0.0), f"{f}.unserved_penalty", lo=0),
             slo_attainment=v.number(q.get("slo_attainment"), f"{f}.slo_attainment", positive=True, hi=1, optional=True),
+            error_mode=v.choice(q.get("error_mode", "per_route"), f"{f}.error_mode", set(ERROR_MODES)),
         ))
 
     # catalog selection
@@ -239,6 +241,8 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
         slo_mode=v.choice(o.get("slo_mode", dflt.slo_mode), "options.slo_mode", set(SLO_MODES)),
         max_batch=v.number(o.get("max_batch", dflt.max_batch), "options.max_batch", lo=1, integer=True),
         memory_fraction=v.number(o.get("memory_fraction", dflt.memory_fraction), "options.memory_fraction", positive=True, hi=1),
+        instance_pricing=v.choice(o.get("instance_pricing", dflt.instance_pricing), "options.instance_pricing",
+                                  set(INSTANCE_PRICING)),
     )
     return Scenario(name=name, query_types=tuple(qts), models=models, gpus=gpus, precisions=precs, options=opts,
                     gpu_overrides=overrides, model_fixed_cost=fixed, description=str(d.get("description", "")),

@@ -271,17 +271,17 @@ class ReplicaEngine:
                 mid = (lo + hi + 1) // 2
                 lo, hi = (mid, hi) if extra(mid) <= self.free else (lo, mid - 1)
             n = lo
-        scale, d, k = self.opts.step_scale, len(self.decoding), self.k_dec
-        if n >= 2 and math.isfinite(until) and self.t + scale * self.st.decode_run_s(d, k, n - 1) >= until:
+        scale, d, k, mode = self.opts.step_scale, len(self.decoding), self.k_dec, self.opts.step_mode
+        if n >= 2 and math.isfinite(until) and self.t + scale * self.st.decode_run_s(d, k, n - 1, mode=mode) >= until:
             lo, hi = 1, n - 1  # iterations may start only before `until`: the m-th starts at t + T(m-1)
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                ok = self.t + scale * self.st.decode_run_s(d, k, mid - 1) < until
+                ok = self.t + scale * self.st.decode_run_s(d, k, mid - 1, mode=mode) < until
                 lo, hi = (mid, hi) if ok else (lo, mid - 1)
             n = lo
         if n < 2:
             return False
-        t1 = self.t + scale * self.st.decode_run_s(d, k, n)
+        t1 = self.t + scale * self.st.decode_run_s(d, k, n, mode=mode)
         self._account(self.t, t1, len(self.running), n)
         self.free -= extra(n)
         self._decode_tokens(n, t1)

@@ -172,6 +172,7 @@ def calibrate(trace: pd.DataFrame, *, window: str | float = "5min", statistic: s
         elif e2e is not None:
             q["e2e_slo_s"] = float(e2e)
         q["max_error"] = float(p["max_error"])
+        q["error_mode"] = str(p.get("error_mode", "per_route"))
         if p.get("max_unserved"):
             q["max_unserved"] = float(p["max_unserved"])
         if p.get("unserved_penalty"):
