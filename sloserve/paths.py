@@ -65,7 +65,8 @@ def input_dir(path: str | Path, what: str = "directory") -> Path:
     if not p.is_dir():
         raise InputError(str(p), None, f"is not a directory; expected a {what}")
     try:
-        next(os.scandir(p), None)
+        with os.scandir(p) as it:
+            next(it, None)
     except OSError as e:
         raise os_error(p, e, f"read the {what}") from None
     return p

@@ -94,6 +94,8 @@ def show(v) -> str:
         return str(v).lower()
     if isinstance(v, int) and len(str(v)) > 20:
         return f"{str(v)[:12]}... ({len(str(v))} digits)"
+    if isinstance(v, str) and len(v) > 40:
+        return f"{v[:20]!r}... ({len(v)} characters)"
     if isinstance(v, (dict, list)):
         return f"a {'mapping' if isinstance(v, dict) else 'list'}"
     if isinstance(v, float) and abs(v) >= 1e6:
