@@ -26,6 +26,9 @@ class Limit:
     def describe(self) -> str:
         return f"at most {fmt(self.value)} {self.unit} ({self.why})"
 
+    def exceeded_by(self, v) -> str:
+        return f"{show(v)} is above the limit of {fmt(self.value)} {self.unit} ({self.why})"
+
 
 def fmt(v: float) -> str:
     """A limit as people write it: 86,400 and 65,536; 1e7 and 1e15."""
@@ -88,6 +91,8 @@ def number_problem(v, *, lo: float | None = None, hi: Limit | float | None = Non
 
 def show(v) -> str:
     """A value as the user wrote it in YAML or JSON (true, null, 'text'), long numbers shortened."""
+    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):  # a numpy scalar
+        v = v.item()
     if v is None:
         return "null"
     if isinstance(v, bool):
