@@ -14,7 +14,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..vocab import SECONDS_PER_HOUR
+from .limits import PLANNED_REPLICAS
 from .tables import Compiled, Options
 
 
@@ -141,6 +143,25 @@ class Instance:
 
     def fixed_cost_of(self, y, x=None) -> float:
         return float(self.fixed_cost @ self.models_selected(y, x))
+
+
+def fewest_replicas(inst: Instance) -> float:
+    """A lower bound on the replicas any plan needs: each type's served share on its fastest route."""
+    best = np.zeros(inst.I)
+    np.maximum.at(best, inst.route_i, inst.mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.where(best > 0, inst.lam * (1 - inst.max_unserved) / (inst.rho * best), 0.0)
+    return float(need.sum())
+
+
+def check_scale(inst: Instance) -> None:
+    """Refuse a problem whose every plan needs more than :data:`~sloserve.problem.limits.PLANNED_REPLICAS`
+    replicas: no method's answer could be certified there (the limit and its reason: docs/inputs.md)."""
+    n = fewest_replicas(inst)
+    if n > PLANNED_REPLICAS.value:
+        src = inst.compiled.extra.get("source") or inst.compiled.name
+        raise InputError(str(src), "rate_rps", f"every plan needs at least {n:.3g} replicas, more than "
+                                               f"{PLANNED_REPLICAS.describe()}; lower the arrival rates")
 
 
 def build_instance(c: Compiled) -> Instance:

@@ -52,8 +52,8 @@ DOLLARS_PER_HOUR = _l("dollars_per_hour", 1e9, "$/h", "9 trillion dollars a year
 GPU_PRICE = _l("price_per_gpu_hour", 1e4, "$/GPU-h", "a thousand times the rent of any cloud GPU")
 GPUS = _l("available", 1e8, "GPUs", "more GPUs than have ever been built; leave it empty for no limit")
 REPLICAS = _l("replicas", 1e15, "replicas", "near 2^53, where whole numbers stop being exact in double precision")
-PLANNED_REPLICAS = _l("planned_replicas", 1e9, "replicas",
-                      "more GPUs than exist; the MILP's tolerances stop certifying plans near 1e10 replicas")
+PLANNED_REPLICAS = _l("planned_replicas", 1e8, "replicas",
+                      "more GPUs than exist; the MILP was measured to return wrong plans near 1e9 replicas")
 MODELS = _l("max_models", 1e6, "models", "far more than any catalog; write null for no limit")
 BATCH = _l("max_batch", 65_536, "sequences", "no serving engine keeps more sequences in flight on one replica")
 PARALLEL = _l("parallel_degree", 1024, "GPUs", "a replica spans at most a few racks")

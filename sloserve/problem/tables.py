@@ -326,6 +326,10 @@ def options_from_json(d: dict[str, Any], file: str) -> Options:
     for k, types in PROVENANCE_KEYS.items():
         if k in d and d[k] is not None and (isinstance(d[k], bool) or not isinstance(d[k], types)):
             _fail(file, k, f"must be {' or '.join(t.__name__ for t in types)}, got {show(d[k])}")
+    lists = d.get("dropped") or {}
+    for k in ("query_types_without_route", "query_types_unavailable"):  # read by the infeasibility diagnosis
+        if k in lists and not (isinstance(lists[k], list) and all(isinstance(x, str) for x in lists[k])):
+            _fail(file, f"dropped.{k}", f"must be a list of query type names, got {show(lists[k])}")
     msg = name_problem(d["name"])
     if msg:
         _fail(file, "name", msg)
