@@ -164,6 +164,9 @@ def load_yaml(text: str | bytes, file: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e)
+        context = getattr(e, "context", None)
+        if context and not isinstance(e, ConstructorError):
+            problem = f"{context}, {problem}"
         kind = "YAML" if isinstance(e, (ConstructorError, _TooBig)) else "YAML syntax error"
         raise InputError(file, None, f"{kind}: {where}{problem}") from None
     finally:

@@ -30,7 +30,7 @@ class Field:
 
 def did_you_mean(key: Any, allowed: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_mapping(d: Any, spec: dict[str, Field], path: str, file: str) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def check_mapping(d: Any, spec: dict[str, Field], path: str, file: str) -> dict[
     for k in d:
         if k not in spec:
             fail(f"{path}.{k}" if path else str(k),
-                 f"unknown field{did_you_mean(k, spec)} ({where} allows {sorted(spec)})")
+                 f"unknown field{did_you_mean(k, spec)}; {where} allows {sorted(spec)}")
     out = {}
     for k, f in spec.items():
         fld = f"{path}.{k}" if path else k
@@ -62,6 +62,8 @@ def check_mapping(d: Any, spec: dict[str, Field], path: str, file: str) -> dict[
 def _kind(v: Any) -> str:
     if v is None:
         return "null (an empty value)"
+    if isinstance(v, (list, dict)) and not v:
+        return f"an empty {'list' if isinstance(v, list) else 'mapping'}"
     return f"the string {v!r}" if isinstance(v, str) else show(v)
 
 

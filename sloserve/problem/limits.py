@@ -124,7 +124,7 @@ def name_problem(v, *, config_id: bool = False) -> str | None:
     """What is wrong with ``v`` as an identifier (query type, scenario, catalog key), or None.
     ``config_id=True`` allows the '|' of configuration ids."""
     if not isinstance(v, str):
-        return f"must be a string, got {v!r}"
+        return f"must be a string, got {show(v)}"
     if v.strip().lower() in MISSING_MARKERS:
         return (f"{v!r} is not a usable name: CSV readers (pandas, spreadsheets) read it as a missing value; "
                 "choose another name")

@@ -103,7 +103,7 @@ def _number(nullable=False, **kw):
             return
         msg = number_problem(v, **kw)
         if msg:
-            _fail(file, fld, msg + ("; or null" if nullable else ""))
+            _fail(file, fld, msg.replace("must be ", "must be null or ", 1) if nullable else msg)
     return check
 
 
@@ -136,8 +136,8 @@ def _routing(v, fld, file):
         for k in r:
             if k not in ROUTE_KEYS:
                 close = difflib.get_close_matches(str(k), ROUTE_KEYS, n=1)
-                _fail(file, f"{f}.{k}", "unknown field" + (f"; did you mean {close[0]!r}?" if close else "")
-                      + f" (a routing entry has {list(ROUTE_KEYS)})")
+                _fail(file, f"{f}.{k}", "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
+                      + f"; a routing entry has {list(ROUTE_KEYS)}")
         for k in ROUTE_KEYS:
             if k not in r:
                 _fail(file, f"{f}.{k}", f"missing field; a routing entry has {list(ROUTE_KEYS)}")

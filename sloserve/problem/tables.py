@@ -250,7 +250,8 @@ def validate_table(df: pd.DataFrame, name: str, file: str, lines: np.ndarray | N
                 elif col.positive and v <= 0:
                     msg = f"must be > 0, got {v:g}"
                 else:
-                    msg = number_problem(float(v), lo=col.minimum, hi=col.maximum)
+                    vv = int(v) if float(v).is_integer() and abs(v) < 1e15 else float(v)
+                    msg = number_problem(vv, lo=col.minimum, hi=col.maximum)
                 raise InputError(file, col.name, msg, row=line(int(r)))
         if col.dtype == "int":
             frac = ~empty & (vals != np.round(vals))
@@ -305,6 +306,9 @@ PROVENANCE_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
+_JSON_TYPE = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+
+
 def _fail(file: str, key: str, msg: str):
     raise InputError(file, key, msg)
 
@@ -317,15 +321,15 @@ def options_from_json(d: dict[str, Any], file: str) -> Options:
     for k in d:
         if k not in allowed:
             close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
-            _fail(file, str(k), "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
-                  + f" (scenario.json holds name, the options {known} and the provenance keys {list(PROVENANCE_KEYS)})")
+            _fail(file, str(k), "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+                  + f"; scenario.json holds name, the options {known} and the provenance keys {list(PROVENANCE_KEYS)}")
     for k in ["name"] + known:
         if k not in d:
             _fail(file, k, f"missing; scenario.json must give name and every option {known} (null where it allows "
                            "no limit), so that no method plans with a default the file did not state")
     for k, types in PROVENANCE_KEYS.items():
         if k in d and d[k] is not None and (isinstance(d[k], bool) or not isinstance(d[k], types)):
-            _fail(file, k, f"must be {' or '.join(t.__name__ for t in types)}, got {show(d[k])}")
+            _fail(file, k, f"must be {' or '.join(_JSON_TYPE[t] for t in types)}, got {show(d[k])}")
     lists = d.get("dropped") or {}
     for k in ("query_types_without_route", "query_types_unavailable"):  # read by the infeasibility diagnosis
         if k in lists and not (isinstance(lists[k], list) and all(isinstance(x, str) for x in lists[k])):
@@ -340,7 +344,7 @@ def options_from_json(d: dict[str, Any], file: str) -> Options:
             return None
         m = number_problem(v, **kw)
         if m:
-            _fail(file, key, (m + "; or null for none") if nullable else m)
+            _fail(file, key, m.replace("must be ", "must be null or ", 1) if nullable else m)
         return int(v) if kw.get("integer") else float(v)
 
     budget = num("budget_per_hour", nullable=True, lo=0, hi=L.DOLLARS_PER_HOUR)
@@ -396,7 +400,7 @@ def read_compiled(path: str | Path) -> Compiled:
     sj = p / "scenario.json"
     if not sj.exists():
         raise InputError(str(sj), None, "missing file; a compiled directory needs scenario.json")
-    meta = load_json(read_text(sj, "scenario.json"), str(sj))
+    meta = load_json(read_text(sj, "file scenario.json"), str(sj))
     if not isinstance(meta, dict):
         raise InputError(str(sj), None, f"must be a JSON object, got {show(meta)}")
     options = options_from_json(meta, str(sj))

@@ -49,6 +49,7 @@ import os
 import re
 import sys
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -57,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..paths import input_file
+from ..paths import input_file, reason
 from ..problem import limits
 from ..problem.limits import show
 
@@ -329,13 +330,26 @@ def _scan_head(path: Path, ncols_needed: int | None = None) -> tuple[list[str], 
                 continue
             return header, bad, line
         return header, bad, None
-    except (UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(str(path), None, f"cannot read file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, _not_text(exc)) from None
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(str(path), None, _cannot_read(exc)) from None
     except csv.Error as exc:
         raise InputError(str(path), None, f"malformed CSV: {exc}") from exc
     finally:
         txt.close()
         raw.close()
+
+
+def _not_text(exc: UnicodeDecodeError) -> str:
+    return (f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); a trace is a CSV text "
+            "file, or one compressed with gzip (.csv.gz)")
+
+
+def _cannot_read(exc: BaseException) -> str:
+    if isinstance(exc, (EOFError, gzip.BadGzipFile, zlib.error)):
+        return f"not a readable gzip file ({exc or type(exc).__name__}); is it cut short, or not compressed at all?"
+    return f"cannot read file: {reason(exc) if isinstance(exc, OSError) else exc}"
 
 
 def _resolve_columns(path: Path, header: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
@@ -507,8 +521,10 @@ def load_trace(path: str | Path, service: str | None = None, columns: Mapping[st
                 raise InputError(file, None, f"malformed CSV: {exc}") from None
             except pd.errors.EmptyDataError:
                 raise InputError(file, None, "empty file (no header row)") from None
-            except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
-                raise InputError(file, None, f"cannot read file: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(file, None, _not_text(exc)) from None
+            except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+                raise InputError(file, None, _cannot_read(exc)) from None
         for w in caught:
             for m in _SKIP_RE.finditer(str(w.message)):
                 line = int(m.group(1))
@@ -621,7 +637,7 @@ def _consume_chunk(chunk: pd.DataFrame, cols: dict[str, str], file: str, skip: b
         if reason == R_TOO_LARGE:
             key = next(k for k, c in cols.items() if c == col)
             raise InputError(file, col, _COUNT_LIMITS[key].exceeded_by(raw_val), row=row + 2)
-        raise InputError(file, col, f"{reason}: {raw_val!r}" if reason != R_MISSING else reason, row=row + 2)
+        raise InputError(file, col, f"{reason}: {show(raw_val)}" if reason != R_MISSING else reason, row=row + 2)
     keep = ~bad_any
     if keep.all():
         t_parts.append(t)
@@ -665,6 +681,9 @@ def load_traces(paths: Iterable[str | Path], services: Sequence[str | None] | No
         f["service"] = f["service"].cat.set_categories(cats)
         f.attrs = {}
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
+    if len(df) == 0:
+        left = " left after skipping bad rows" if any(sum(a["skipped"].values()) for a in attrs) else ""
+        raise InputError(", ".join(a["source"] for a in attrs), None, f"has no requests{left}")
     if len(frames) > 1:
         order = np.argsort(df["arrival_s"].to_numpy(), kind="stable")
         df = df.iloc[order].reset_index(drop=True)
