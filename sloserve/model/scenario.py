@@ -159,6 +159,10 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
         "models": V.Field(lambda v, fld, fail: v, default={}),
         "options": section("options", OPTION_FIELDS),
     }, "", file)
+    if isinstance(d, dict) and "name" not in d:  # the file's stem stands in: it must be a usable name too
+        msg = limits.name_problem(top["name"])
+        if msg:
+            raise InputError(file, "name", f"missing, and the file name stands in for it: {msg}; add a name: line")
     seen: dict[str, int] = {}
     for n, q in enumerate(top["query_types"]):
         if q.name in seen:

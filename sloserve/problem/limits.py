@@ -78,8 +78,6 @@ def number_problem(v, *, lo: float | None = None, hi: Limit | float | None = Non
         return f"must be a {'whole ' if integer else ''}number, got {show(v)}"
     if isinstance(v, float) and not math.isfinite(v):
         return f"must be a finite number, got {v!r}"
-    if isinstance(v, int) and abs(v) > 1e308:  # beyond any float: every later computation would overflow
-        return f"must be a finite number, got {show(v)}"
     if integer and isinstance(v, float) and v != math.floor(v):
         return f"must be a whole number, got {v!r}"
     if lo is not None and (v <= lo if lo_open else v < lo):
@@ -88,6 +86,8 @@ def number_problem(v, *, lo: float | None = None, hi: Limit | float | None = Non
     if top is not None and v > top:
         return (f"must be {hi.describe()}, got {show(v)}" if isinstance(hi, Limit)
                 else f"must be <= {top:g}, got {show(v)}")
+    if isinstance(v, int) and abs(v) > 1e308:  # beyond any float: every later computation would overflow
+        return f"must be a finite number, got {show(v)}"
     return None
 
 

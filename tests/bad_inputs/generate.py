@@ -78,6 +78,13 @@ def unreadable_scenario(ctx):
     return {"case": _unreadable(p)}
 
 
+@generator
+def stem_not_a_name(ctx):
+    p = ctx.tmp / "my run, v2.yaml"
+    p.write_text("".join(line for line in ctx.good.read_text().splitlines(keepends=True) if not line.startswith("name:")))
+    return {"case": p}
+
+
 # ---- compiled directory -----------------------------------------------------------------------------
 
 @generator
