@@ -17,7 +17,7 @@ def cmd_stress(args) -> int:
     import pandas as pd
 
     from ..evaluate.stress import stress_table
-    from ..problem.instance import build_instance
+    from ..problem.instance import build_instance, check_smallest_load
     from ..paths import os_error, output_file
     from ..solvers import SolveOptions, solve
     problem_path(args.problem)
@@ -25,6 +25,7 @@ def cmd_stress(args) -> int:
         output_file(args.out, "--out CSV", inputs=[args.problem])
     c = load_problem(args.problem)
     inst = build_instance(c)
+    check_smallest_load(inst)
     plans = {}
     for m in args.methods:
         plans[m] = solve(inst, m, SolveOptions(time_limit_s=args.time_limit, seed=args.seed))

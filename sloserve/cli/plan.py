@@ -149,12 +149,13 @@ def _check_solve_paths(args, problem: str) -> None:
 
 
 def _solve_and_write(args, problem_path: str) -> int:
-    from ..problem.instance import build_instance
+    from ..problem.instance import build_instance, check_smallest_load
     from ..solvers import solve
     from .progress import ProgressLine
     _check_solve_paths(args, problem_path)
     c = load_problem(problem_path)
     inst = build_instance(c)
+    check_smallest_load(inst)
     opts = _solve_opts(args, problem_name=c.name)
     line = ProgressLine() if not args.quiet else None
 

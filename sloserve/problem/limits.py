@@ -32,7 +32,7 @@ class Limit:
 
 def fmt(v: float) -> str:
     """A limit as people write it: 86,400 and 65,536; 1e7 and 1e15."""
-    if v < 1e6 or v != v or v in (float("inf"), float("-inf")):
+    if v != v or v in (float("inf"), float("-inf")) or (1e-3 <= abs(v) < 1e6) or v == 0:
         return f"{v:,.0f}" if float(v).is_integer() else f"{v:g}"
     m, e = f"{v:e}".split("e")
     return f"{float(m):g}e{int(e)}"
@@ -54,6 +54,9 @@ GPUS = _l("available", 1e8, "GPUs", "more GPUs than have ever been built; leave 
 REPLICAS = _l("replicas", 1e15, "replicas", "near 2^53, where whole numbers stop being exact in double precision")
 PLANNED_REPLICAS = _l("planned_replicas", 1e8, "replicas",
                       "more GPUs than exist; the MILP was measured to return wrong plans near 1e9 replicas")
+SMALLEST_LOAD = _l("smallest_load", 1e-6, "replicas",
+                   "the least positive traffic a route may carry, as a share of one replica: below it the "
+                   "solvers' tolerances cannot tell it from none")
 MODELS = _l("max_models", 1e6, "models", "far more than any catalog; write null for no limit")
 BATCH = _l("max_batch", 65_536, "sequences", "no serving engine keeps more sequences in flight on one replica")
 PARALLEL = _l("parallel_degree", 1024, "GPUs", "a replica spans at most a few racks")
@@ -66,7 +69,7 @@ WINDOWS = _l("windows", 1e7, "windows", "95 years of 5-minute windows: a clock e
 NAME_CHARS = _l("name_length", 128, "characters", "names are identifiers, shown in tables and plan files")
 
 LIMITS: dict[str, Limit] = {v.name: v for v in (RATE_RPS, TOKENS, SLO_S, PENALTY, DOLLARS_PER_HOUR, GPU_PRICE, GPUS,
-                                                REPLICAS, PLANNED_REPLICAS, MODELS, BATCH, PARALLEL, SECONDS,
+                                                REPLICAS, PLANNED_REPLICAS, SMALLEST_LOAD, MODELS, BATCH, PARALLEL, SECONDS,
                                                 CAPACITY_RPS, BYTES, BYTE_SECONDS, IMAGES, WINDOWS, NAME_CHARS)}
 
 
