@@ -192,10 +192,11 @@ def _no_constant(name: str):
 
 
 def load_json(text: str | bytes, file: str) -> Any:
-    """Parse JSON strictly: no duplicate keys, no NaN/Infinity, no RecursionError."""
+    """Parse JSON strictly: no duplicate keys, no NaN/Infinity, no RecursionError (a leading
+    byte-order mark is dropped)."""
     if isinstance(text, bytes):
         try:
-            text = text.decode("utf-8")
+            text = text.decode("utf-8-sig")  # a byte-order mark (editors on Windows write one) is not JSON
         except UnicodeDecodeError as e:
             raise InputError(file, None, f"not UTF-8 text (byte {e.start}: {text[e.start:e.start + 1]!r}); "
                                          "a JSON file is text") from None
