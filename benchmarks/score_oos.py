@@ -27,7 +27,6 @@ request a batch-1 prefill, and it had no loaded TPOT, so its ``tpot_s`` is its d
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from io import StringIO
 from pathlib import Path
@@ -71,8 +70,6 @@ def requests(oos: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     conc = bc.str.extract(r"^(?:concurrency|batch) (\d+)$")[0].astype(float)
     rate = bc.str.extract(r"^(?:QPS|RPS) (\d+(?:\.\d+)?)$")[0].astype(float)
     out, skip = [], []
-    # the measured ITL of each online setup, for its decoding batch (Little's law)
-    itl = o[o["metric"].isin(["itl_s", "tpot_s"])].copy()
     for i, r in o.iterrows():
         why = None
         kind, batch = None, np.nan

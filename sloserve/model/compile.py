@@ -156,11 +156,14 @@ def compile_scenario(sc: Scenario) -> Compiled:
     kept = feas.loc[keep.to_numpy()].reset_index(drop=True)
     config_perf = perf.step_table(kept)
 
+    served_before = set(routes.loc[routes["config"].isin(set(feas["config"])), "query_type"])
     routes = routes.loc[routes["config"].isin(set(configs["config"]))].reset_index(drop=True)
     route_cols = ["query_type", "config", "ttft_s", "tpot_s", "e2e_s", "error", "capacity_rps", "kv_byte_seconds"]
     routes = routes[route_cols + [c for c in routes.columns if c not in route_cols]]
     without = sorted(set(qt["query_type"]) - set(routes["query_type"]))
     dropped["query_types_without_route"] = without
+    # of those, the types some configuration meets the SLOs of, on GPUs that are not available
+    dropped["query_types_unavailable"] = sorted(set(without) & served_before)
 
     gpus = gpu_rows[["gpu", "available", "price_per_gpu_hour"]].copy()
     models = pd.DataFrame({"model": list(sc.models), "fixed_cost_per_hour": [sc.model_fixed_cost.get(m, 0.0) for m in sc.models]})
@@ -196,7 +199,11 @@ def dropped_report(c: Compiled) -> list[str]:
         if d.get("configs_unavailable"):
             out.append(f"  {d['configs_unavailable']} need more GPUs than are available")
         out.append(f"{d.get('candidate_routes', '?')} candidate routes -> {len(c.routes)} feasible")
-        if d.get("query_types_without_route"):
-            out.append(f"  query types with NO feasible route (no configuration meets their SLOs): "
-                       f"{', '.join(d['query_types_without_route'])}")
+        unavailable = set(d.get("query_types_unavailable") or [])
+        slo = [q for q in d.get("query_types_without_route") or [] if q not in unavailable]
+        if slo:
+            out.append(f"  query types with NO feasible route (no configuration meets their SLOs): {', '.join(slo)}")
+        if unavailable:
+            out.append(f"  query types with NO feasible route (the configurations that meet their SLOs need more "
+                       f"GPUs than are available): {', '.join(sorted(unavailable))}")
     return out

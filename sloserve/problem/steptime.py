@@ -66,7 +66,7 @@ class StepTime:
         t = config_perf
         if configs is not None and "pp" not in t:
             t = t.merge(configs[["config", "pp"]], on="config", how="left")
-        t = t.assign(**{k: 0.0 for k in OPTIONAL_COEFFICIENTS if k not in t})
+        t = t.assign(**{k: (t[k].fillna(0.0) if k in t else 0.0) for k in OPTIONAL_COEFFICIENTS})
         if config is not None:
             row = t.loc[t["config"] == config]
             if len(row) != 1:
