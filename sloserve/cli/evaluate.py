@@ -72,11 +72,11 @@ def _add_stress(sub) -> None:
     g = p.add_argument_group("in simulation (--simulate)")
     g.add_argument("--simulate", action="store_true",
                    help="replay each plan request by request (queueing, batching, KV limits) instead of the analytic test")
-    g.add_argument("--duration", type=float, default=600.0, help="seconds of synthetic arrivals per replay (default 600)")
-    g.add_argument("--cv", type=float, default=1.0, help="burstiness: coefficient of variation of inter-arrivals")
+    g.add_argument("--duration", type=flags.number(lo=0, lo_open=True, hi=1e8, why=" seconds"), default=600.0, help="seconds of synthetic arrivals per replay (default 600)")
+    g.add_argument("--cv", type=flags.number(lo=0, lo_open=True, hi=100), default=1.0, help="burstiness: coefficient of variation of inter-arrivals")
     g.add_argument("--latency-only", action="store_true", help="inflate step times only, not error rates")
     g.add_argument("--verify", action="store_true", help="add the percentile-verified plan (needs a scenario YAML)")
-    g.add_argument("--attainment", type=float, default=0.9, help="its attainment target (default 0.9)")
+    g.add_argument("--attainment", type=flags.ATTAINMENT, default=0.9, help="its attainment target (default 0.9)")
     p.set_defaults(func=cmd_stress)
 
 

@@ -224,9 +224,10 @@ def add_commands(sub) -> None:
     v.add_argument("--verify", action="store_true",
                    help="plan, replay in the simulator, tighten what the planner believes of the types that miss "
                         "their attainment target, re-plan; returns the cheapest plan meeting every target")
-    v.add_argument("--attainment", type=float, default=0.9,
+    v.add_argument("--attainment", type=flags.ATTAINMENT, default=0.9,
                    help="target for query types whose scenario states no slo_attainment (default 0.9)")
-    v.add_argument("--max-iterations", type=int, default=8)
+    v.add_argument("--max-iterations", type=flags.number(lo=1, hi=1000, integer=True), default=8,
+                   help="at most this many simulate-and-add rounds (default 8)")
     from .simulate import add_sim_flags
     add_sim_flags(p)
     p.set_defaults(func=cmd_plan)
