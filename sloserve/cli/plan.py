@@ -160,15 +160,18 @@ def _verify_and_write(args, path: str) -> int:
     arrivals = make_arrivals(args, compile_scenario(sc)) if args.trace else None
     v = verify(sc, arrivals, opts, engine=engine_options(args), predictor=make_predictor(args))
     att = [c for c in v.iterations.columns if c.endswith(":attainment")]
-    it = v.iterations[["iteration", "cost_per_hour", "gpus", "met"] + att].rename(
+    it = v.iterations[["iteration", "phase", "cost_per_hour", "gpus", "met"] + att].rename(
         columns={c: c.split(":")[0] for c in att})
     print_frame(f"verify: {method} plans replayed in simulation (attainment per query type)", it)
     v.plan.to_json(args.out)
     print()
-    _report_plan(build_instance(v.compiled), v.plan)
+    _report_plan(build_instance(compile_scenario(sc)), v.plan)  # on the scenario's own tables
     print()
     code = report(v.result)
-    print(f"\n{'every target met' if v.met else 'not every target met'} in simulation; plan written to {args.out}")
+    print(f"\nchecker: {v.checked.report()}" if not v.checked.ok else "\nchecker: every constraint holds")
+    print(f"{'every target met' if v.met else 'not every target met'} in simulation; plan written to {args.out}")
+    if not v.checked.ok:
+        return EXIT_INFEASIBLE
     return code if v.met else EXIT_INFEASIBLE
 
 
