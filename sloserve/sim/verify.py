@@ -25,6 +25,10 @@ KV memory, SLOs, error) and it still meets every target in
 simulation (``trim_iterations`` replays at most). Routing fractions are per configuration, so a
 configuration that keeps a replica keeps its routes.
 
+Before any of this, :func:`sloserve.sim.ceiling.attainable` bounds each type's attainment by what
+its requests could reach alone on their fastest configuration; a target above that bound is
+reported as infeasible (which SLO binds, what to change) instead of looping.
+
 Each iteration's plan is judged against the original SLOs. The result keeps every iteration's cost
 and attainment, and returns the cheapest plan that met every target (or, when none did, the last).
 """
@@ -46,6 +50,7 @@ from ..problem.plan import Plan
 from ..problem.tables import Compiled
 from ..solvers import SolveOptions, solve
 from .arrivals import Arrivals, synthetic
+from .ceiling import attainable, unattainable
 from .engine import EngineOptions
 from .metrics import latencies
 from .simulator import SimResult, simulate
@@ -77,6 +82,7 @@ class VerifyResult:
     met: bool
     iterations: pd.DataFrame  # iteration, phase, cost, GPUs, and per type: attainment, target, knobs
     checked: CheckResult | None = None  # the checker's verdict on the scenario's own tables
+    ceilings: pd.DataFrame | None = None  # per type, the attainment no plan can exceed (sim.ceiling)
 
 
 def _with_beliefs(sc: Scenario, slo_factor: dict[str, float], derate: dict[str, float]) -> Compiled:
@@ -156,6 +162,11 @@ def verify(sc: Scenario, arrivals: Arrivals | None = None, opts: VerifyOptions =
                              seed=opts.seed)
     names = list(truth.query_types["query_type"].astype(str))
     lim = truth.query_types.set_index("query_type")
+    ceilings = attainable(truth, arrivals)
+    impossible = unattainable(ceilings, lim["slo_attainment"], truth)
+    if impossible:  # no plan of these tables can meet them: say so before renting anything
+        raise InfeasibleError(f"verify: no plan can meet these attainment targets on {arrivals.source or 'this traffic'}",
+                              impossible)
     rows, tried = [], []
 
     def attempt(k: int, phase: str, slo_factor: dict, derate: dict, plan: Plan | None = None, belief=None):
@@ -233,4 +244,4 @@ def verify(sc: Scenario, arrivals: Arrivals | None = None, opts: VerifyOptions =
     if plan is None:
         raise InfeasibleError("verify: no plan could be made", [r["note"] for r in rows if r.get("note")])
     return VerifyResult(plan=plan, compiled=belief, result=res, met=bool(met), iterations=it,
-                        checked=check(build_instance(truth), plan))
+                        checked=check(build_instance(truth), plan), ceilings=ceilings)
