@@ -13,6 +13,13 @@ type's routes, then re-plans, until every target holds in simulation or ``max_it
   after the last change — gets its latency SLOs scaled down for the planner (smaller design batches,
   faster configurations: a TTFT that a lone prefill nearly exhausts cannot be fixed by more replicas).
 
+When a tightening leaves the planner no plan (the beliefs became infeasible), the knobs go half-way
+back, geometrically, towards the last ones that gave a plan, and the loop goes on.
+
+Synthetic arrivals (when none are given) last ``duration_s`` or until the rarest type expects
+``min_requests`` requests (at most ``max_duration_s``): an attainment judged on a few dozen
+requests would be met by luck and missed out of sample.
+
 The knobs only tighten, by fixed steps, so the first plan that meets every target may have
 overshot. A refinement phase then bisects between the last failing knobs and the meeting ones
 (geometric interpolation per type, ``refine_iterations`` times): a point that still meets every
@@ -61,7 +68,9 @@ class VerifyOptions:
     method: str = "agh"  # the planning method of every iteration
     target: float | None = 0.9  # attainment target of types whose scenario states none (None: unchecked)
     max_iterations: int = 8
-    duration_s: float = 600.0  # synthetic arrivals per iteration (when no arrivals are given)
+    duration_s: float = 600.0  # synthetic arrivals per iteration (when no arrivals are given), s
+    min_requests: int = 500  # synthetic arrivals last until the rarest type expects this many ...
+    max_duration_s: float = 4 * 3600.0  # ... but no longer than this, s
     process: str = "poisson"
     cv: float = 1.0
     lengths: str = "fixed"
@@ -83,6 +92,7 @@ class VerifyResult:
     iterations: pd.DataFrame  # iteration, phase, cost, GPUs, and per type: attainment, target, knobs
     checked: CheckResult | None = None  # the checker's verdict on the scenario's own tables
     ceilings: pd.DataFrame | None = None  # per type, the attainment no plan can exceed (sim.ceiling)
+    arrivals: Arrivals | None = None  # the traffic every iteration replayed
 
 
 def _with_beliefs(sc: Scenario, slo_factor: dict[str, float], derate: dict[str, float]) -> Compiled:
@@ -158,7 +168,10 @@ def verify(sc: Scenario, arrivals: Arrivals | None = None, opts: VerifyOptions =
         targets = np.where(np.isnan(targets), opts.target, targets)
     truth = dataclasses.replace(truth, query_types=truth.query_types.assign(slo_attainment=targets))
     if arrivals is None:
-        arrivals = synthetic(truth, opts.duration_s, process=opts.process, cv=opts.cv, lengths=opts.lengths,
+        rates = truth.query_types["rate_rps"].to_numpy(dtype=float)
+        rarest = float(rates[rates > 0].min()) if (rates > 0).any() else 1.0
+        duration = min(opts.max_duration_s, max(opts.duration_s, opts.min_requests / rarest))
+        arrivals = synthetic(truth, duration, process=opts.process, cv=opts.cv, lengths=opts.lengths,
                              seed=opts.seed)
     names = list(truth.query_types["query_type"].astype(str))
     lim = truth.query_types.set_index("query_type")
@@ -201,12 +214,18 @@ def verify(sc: Scenario, arrivals: Arrivals | None = None, opts: VerifyOptions =
     derate = {q: 1.0 for q in names}
     last_miss: dict[str, float] = {}
     failed_knobs = None  # the knobs of the last iteration that missed, once one has met
+    prev_knobs = None  # the knobs of the last iteration that produced a plan
     k = 0
     while k < opts.max_iterations:
         miss, res = attempt(k, "tighten", slo_factor, derate)
         k += 1
-        if miss is None:
-            break
+        if miss is None:  # the last tightening left no plan: go half-way back (geometrically) and retry
+            if prev_knobs is None:
+                break
+            slo_factor = {q: float((slo_factor[q] * prev_knobs[0][q]) ** 0.5) for q in names}
+            derate = {q: float((derate[q] * prev_knobs[1][q]) ** 0.5) for q in names}
+            continue
+        prev_knobs = (dict(slo_factor), dict(derate))
         failing = [q for q, m in miss.items() if m > 0]
         if not failing:
             break
@@ -244,4 +263,4 @@ def verify(sc: Scenario, arrivals: Arrivals | None = None, opts: VerifyOptions =
     if plan is None:
         raise InfeasibleError("verify: no plan could be made", [r["note"] for r in rows if r.get("note")])
     return VerifyResult(plan=plan, compiled=belief, result=res, met=bool(met), iterations=it,
-                        checked=check(build_instance(truth), plan), ceilings=ceilings)
+                        checked=check(build_instance(truth), plan), ceilings=ceilings, arrivals=arrivals)

@@ -184,8 +184,12 @@ def test_verify_returns_the_replay_of_its_plan(verified):
     """Replaying the returned plan on the returned tables and the same traffic gives the returned result."""
     sc, v = verified
     assert np.allclose(v.compiled.query_types["ttft_slo_s"], compile_scenario(sc).query_types["ttft_slo_s"])
-    again = simulate(v.compiled, v.plan, A.synthetic(compile_scenario(sc), 300.0, seed=0))
+    again = simulate(v.compiled, v.plan, v.arrivals)
     pd.testing.assert_frame_equal(again.summary, v.result.summary)
+    # the synthetic traffic lasted until the rarest type expected 500 requests (300 s would give ~230)
+    rarest = compile_scenario(sc).query_types["rate_rps"].min()
+    assert v.arrivals.duration_s == pytest.approx(500 / rarest, rel=0.02)  # the last arrival
+    assert v.result.summary["requests"].min() >= 400
 
 
 def test_simulated_stress_degrades_with_slowdown(compiled, plan):
