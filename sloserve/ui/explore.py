@@ -1,7 +1,7 @@
 """Interactive what-if exploration of a scenario: move the knobs, re-plan, look.
 
 :func:`what_if` is the pure part (scenario + knobs -> plan, or the diagnosis of why there is
-none); :func:`plan_explorer` wraps it in ipywidgets sliders for Jupyter. Knobs: utilisation cap
+none); :func:`plan_explorer` is the widget panel on it (:mod:`.panel`). Knobs: utilisation cap
 ρ̄, a factor on every latency SLO, a factor on every error limit, an hourly budget and the
 method. Nothing here is a second copy of the model: it edits the scenario and re-compiles.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from ..model.compile import compile_scenario
 from ..errors import InfeasibleError
 from ..problem.instance import Instance, build_instance
-from ..solvers import SolveOptions, load_methods, solve
-from ..problem.plan import Plan, replicas_frame, summary_frame
+from ..solvers import SolveOptions, solve
+from ..problem.plan import Plan, replicas_frame
 from ..model.scenario import Scenario, default_scenario
 from ..evaluate.stress import with_slo_margin
 
@@ -37,11 +37,12 @@ class WhatIf:
 
 def what_if(scenario: Scenario | None = None, *, utilization_cap: float | None = None, slo_scale: float = 1.0,
             error_scale: float = 1.0, budget_per_hour: float | None = None, method: str = "agh",
-            time_limit_s: float | None = None) -> WhatIf:
+            time_limit_s: float | None = None, solve_options: dict | None = None) -> WhatIf:
     """Re-plan ``scenario`` (default: the embedded one) with changed knobs.
 
     ``slo_scale`` multiplies every TTFT/TPOT/E2E SLO (< 1 = stricter), ``error_scale`` every
-    error limit (clipped to 1); ``budget_per_hour`` None keeps the scenario's budget, 0 removes it.
+    error limit (clipped to 1); ``budget_per_hour`` None keeps the scenario's budget, 0 removes it;
+    ``solve_options``: further :class:`~sloserve.solvers.SolveOptions` fields (e.g. ``on_progress``).
     """
     sc = scenario or default_scenario()
     if utilization_cap is not None:
@@ -55,58 +56,16 @@ def what_if(scenario: Scenario | None = None, *, utilization_cap: float | None =
                                             for q in sc.query_types))
     inst = build_instance(compile_scenario(sc))
     try:
-        plan = solve(inst, method, SolveOptions(time_limit_s=time_limit_s))
+        plan = solve(inst, method, SolveOptions(time_limit_s=time_limit_s, **(solve_options or {})))
     except InfeasibleError as e:
         return WhatIf(sc, inst, None, e.diagnosis or [str(e)])
     return WhatIf(sc, inst, plan, [])
 
 
-def plan_explorer(scenario: Scenario | None = None, method: str = "agh"):
-    """An ipywidgets panel: sliders for the knobs of :func:`what_if`, the plan's tables and a GPU chart.
+def plan_explorer(scenario: Scenario | None = None, method: str = "agh", **kw):
+    """The planner panel (:class:`sloserve.ui.panel.PlannerPanel`) on ``scenario``; display it in Jupyter.
 
-    Returns the ``VBox``; its ``.update()`` re-plans with the current slider values (called on
-    every change). Needs the ``notebooks`` extra (ipywidgets).
-    """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    from .plots import plot_gpus_by_type
-
-    sc = scenario or default_scenario()
-    style = {"description_width": "150px"}
-    cap = w.FloatSlider(value=sc.options.utilization_cap, min=0.3, max=1.0, step=0.05,
-                        description="utilisation cap ρ̄", style=style)
-    slo = w.FloatSlider(value=1.0, min=0.3, max=2.0, step=0.05, description="SLO × factor", style=style)
-    err = w.FloatSlider(value=1.0, min=0.5, max=2.0, step=0.05, description="error limit × factor", style=style)
-    budget = w.FloatText(value=sc.options.budget_per_hour or 0.0, description="budget $/h (0 = none)", style=style)
-    meth = w.Dropdown(options=load_methods().names(), value=method, description="method", style=style)
-    head = w.HTML()
-    out = w.Output()
-    box = w.VBox([w.HBox([w.VBox([cap, slo, err]), w.VBox([budget, meth])]), head, out])
-
-    def update(*_):
-        r = what_if(sc, utilization_cap=cap.value, slo_scale=slo.value, error_scale=err.value,
-                    budget_per_hour=budget.value, method=meth.value)
-        box.result = r
-        head.value = f"<b>{r.headline()}</b>"
-        out.clear_output(wait=True)
-        with out:
-            if r.plan is not None:
-                rep = replicas_frame(r.inst, r.plan)
-                display(rep.drop(columns=["config"]).round(3))
-                display(summary_frame(r.inst, r.plan)[["query_type", "rate_rps", "ttft_s_max", "ttft_slo_s", "tpot_s_max",
-                                                      "tpot_slo_s", "error_mean", "max_error"]].round(4))
-                fig, ax = plt.subplots(figsize=(5, 2.5))
-                plot_gpus_by_type(rep, ax=ax)
-                display(fig)
-                plt.close(fig)  # shown once; do not keep a figure per slider move
-            else:
-                print("\n".join(r.diagnosis))
-        return r
-
-    for c in (cap, slo, err, budget, meth):
-        c.observe(update, names="value")
-    box.update = update
-    update()
-    return box
+    Its ``.update()`` re-plans with the current controls, ``.result`` is the current :class:`WhatIf`.
+    Needs the ``notebooks`` extra (ipywidgets)."""
+    from .panel import PlannerPanel
+    return PlannerPanel(scenario, method, **kw)

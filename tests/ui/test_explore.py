@@ -30,9 +30,47 @@ def test_an_impossible_budget_returns_the_diagnosis():
 def test_widget_panel_replans_on_change():
     pytest.importorskip("ipywidgets")
     from sloserve.ui.explore import plan_explorer
-    box = plan_explorer(TEACHING, method="gh")
-    first = box.result.plan.objective
-    cap = box.children[0].children[0].children[0]
-    cap.value = 0.4  # observed: re-plans at once
-    assert box.result.scenario.options.utilization_cap == pytest.approx(0.4)
-    assert box.result.plan.objective >= first
+    panel = plan_explorer(TEACHING, method="gh")
+    first = panel.result.plan.objective
+    panel.cap.value = 0.4  # observed: re-plans at once
+    assert panel.result.scenario.options.utilization_cap == pytest.approx(0.4)
+    assert panel.result.plan.objective >= first
+    assert panel.solves == 2 and "gh: solved in" in panel.status.value and "sloserve-idle" in panel.status.value
+    assert panel.changes.value.startswith("vs previous: +")
+
+
+def test_panel_shows_solving_while_it_solves_and_proves():
+    pytest.importorskip("ipywidgets")
+    from sloserve.ui.panel import PlannerPanel
+    panel = PlannerPanel(TEACHING, method="agh")
+    seen = []
+    panel.status.observe(lambda ch: seen.append(ch["new"]), names="value")
+    panel.method.value = "agh+milp"  # AGH's plan first, then the MILP's proof
+    assert any("sloserve-solving" in s and "solving… agh+milp" in s for s in seen)
+    assert any("the MILP is proving it" in s for s in seen)
+    plan = panel.prove_optimality()
+    assert plan is not None and plan.status == "optimal" and "milp: optimal" in panel.status.value
+    assert panel.result.plan.objective == pytest.approx(plan.objective)
+
+
+def test_panel_controls_reach_what_if_and_the_diagnosis():
+    pytest.importorskip("ipywidgets")
+    from sloserve.ui.panel import PlannerPanel, plan_changes
+    panel = PlannerPanel(TEACHING, method="milp")
+    panel.slo.value, panel.err.value = 1.5, 1.5
+    assert panel.knobs()["slo_scale"] == 1.5 and panel.knobs()["error_scale"] == 1.5
+    panel.budget.value = 1.0
+    assert panel.result.plan is None and "budget short by" in panel.headline.value
+    panel.budget.value = 0.0
+    assert panel.result.plan is not None and panel.changes.value == "<i>a plan exists again</i>"
+    d = plan_changes(panel.previous, panel.result)
+    assert (d["before"] == 0).all() and (d["after"] > 0).all()
+
+
+def test_panel_simulates_its_plan():
+    pytest.importorskip("ipywidgets")
+    from sloserve.ui.panel import PlannerPanel
+    panel = PlannerPanel(TEACHING, method="agh", sim_duration_s=60.0)
+    res = panel.simulate()
+    assert res is not None and res.summary["requests"].sum() == len(res.requests) > 0
+    assert "simulated" in panel.status.value and "sloserve-idle" in panel.status.value
