@@ -19,6 +19,7 @@ Solves run in the kernel, one at a time: a control moved during a solve re-plans
 from __future__ import annotations
 
 import html
+import io
 import time
 
 import pandas as pd
@@ -83,8 +84,8 @@ class PlannerPanel:
         self.status = w.HTML(value="")
         self.headline = w.HTML(value="")
         self.changes = w.HTML(value="")
-        self.tables = w.Output()
-        self.chart = w.Output()
+        self.tables = w.HTML(value="")  # widget state, not output messages: each update is atomic
+        self.chart = w.Image(format="png", layout=w.Layout(width="420px"))
         self.sim_out = w.Output()
         for name in ("cap", "slo", "err", "budget", "method", "prove", "scheduler", "simulate_button", "status",
                      "headline", "changes", "tables", "chart", "sim_out"):
@@ -111,29 +112,26 @@ class PlannerPanel:
 
     def _show(self, r: WhatIf, note: str = "") -> None:
         """Headline, tables, chart and the change against the previous result."""
-        import matplotlib.pyplot as plt
-        from IPython.display import display
+        from matplotlib.figure import Figure
 
         from .plots import plot_gpus_by_type
 
         self.headline.value = f"<b>{html.escape(r.headline())}</b>{html.escape(note)}"
-        self.tables.clear_output(wait=True)
-        self.chart.clear_output(wait=True)
         if r.plan is None:
-            with self.tables:
-                print("\n".join(r.diagnosis))
+            self.tables.value = "<pre>" + html.escape("\n".join(r.diagnosis)) + "</pre>"
+            self.chart.layout.display = "none"  # no chart of the old plan
             self.changes.value = ""
             return
         rep = replicas_frame(r.inst, r.plan)
-        with self.tables:
-            display(rep.drop(columns=["config"]).round(3))
-            display(summary_frame(r.inst, r.plan)[["query_type", "rate_rps", "ttft_s_max", "ttft_slo_s", "tpot_s_max",
-                                                  "tpot_slo_s", "error_mean", "max_error"]].round(4))
-        with self.chart:
-            fig, ax = plt.subplots(figsize=(4.5, 2.6))
-            plot_gpus_by_type(rep, ax=ax)
-            display(fig)
-            plt.close(fig)  # shown once: no figure kept per move
+        lat = summary_frame(r.inst, r.plan)[["query_type", "rate_rps", "ttft_s_max", "ttft_slo_s", "tpot_s_max",
+                                              "tpot_slo_s", "error_mean", "max_error"]]
+        self.tables.value = rep.drop(columns=["config"]).round(3).to_html() + lat.round(4).to_html(index=False)
+        fig = Figure(figsize=(4.5, 2.6))  # not pyplot's: nothing to close, nothing shown twice
+        plot_gpus_by_type(rep, ax=fig.subplots())
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        self.chart.value = buf.getvalue()
+        self.chart.layout.display = None
         prev = self.previous
         if prev is None:
             self.changes.value = ""
