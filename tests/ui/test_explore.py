@@ -36,3 +36,20 @@ def test_widget_panel_replans_on_change():
     cap.value = 0.4  # observed: re-plans at once
     assert box.result.scenario.options.utilization_cap == pytest.approx(0.4)
     assert box.result.plan.objective >= first
+
+
+@pytest.mark.parametrize("method", ["gh", "agh"])
+def test_a_heuristic_gets_the_milps_diagnosis_once(method):
+    exact = what_if(TEACHING, method="milp", budget_per_hour=1.0)
+    r = what_if(TEACHING, method=method, budget_per_hour=1.0)
+    assert r.plan is None and r.diagnosis == exact.diagnosis
+    assert r.diagnosis[0].startswith("budget short by")
+    assert len(set(r.diagnosis)) == len(r.diagnosis)
+    assert not any(line in r.headline() for line in r.diagnosis)  # the panel prints them below: once
+
+
+@pytest.mark.parametrize("knobs, word", [({"utilization_cap": 1.5}, "utilization_cap"), ({"slo_scale": 0}, "slo_scale"),
+                                         ({"budget_per_hour": -1}, "budget_per_hour"), ({"method": "nope"}, "unknown method")])
+def test_bad_knobs_are_refused_by_name(knobs, word):
+    with pytest.raises(ValueError, match=word):
+        what_if(TEACHING, **knobs)
