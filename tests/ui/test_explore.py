@@ -49,7 +49,24 @@ def test_a_heuristic_gets_the_milps_diagnosis_once(method):
 
 
 @pytest.mark.parametrize("knobs, word", [({"utilization_cap": 1.5}, "utilization_cap"), ({"slo_scale": 0}, "slo_scale"),
-                                         ({"budget_per_hour": -1}, "budget_per_hour"), ({"method": "nope"}, "unknown method")])
+                                         ({"budget_per_hour": -1}, "budget_per_hour"), ({"method": "nope"}, "unknown method"),
+                                         ({"diagnosis_time_limit_s": 0}, "diagnosis_time_limit_s")])
 def test_bad_knobs_are_refused_by_name(knobs, word):
     with pytest.raises(ValueError, match=word):
         what_if(TEACHING, **knobs)
+
+
+def test_a_stuck_heuristic_on_a_feasible_problem_gets_the_milps_plan(monkeypatch):
+    import sloserve.ui.explore as explore
+    from sloserve.errors import InfeasibleError
+    real = explore.solve
+
+    def stuck_gh(inst, method, opts=None):
+        if method == "gh":
+            raise InfeasibleError("GH found no feasible plan", diagnosis=["every construction got stuck"])
+        return real(inst, method, opts)
+
+    monkeypatch.setattr(explore, "solve", stuck_gh)
+    r = what_if(TEACHING, method="gh")
+    assert r.plan is not None and r.plan.method == "milp" and check(r.inst, r.plan).ok
+    assert r.diagnosis == ["gh found no plan; the MILP did"]
