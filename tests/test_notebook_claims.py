@@ -62,8 +62,8 @@ def test_01_kmeans_types_are_more_homogeneous_than_quantile_buckets(trace):
 
 
 def test_01_one_minute_windows_cost_more(trace):
-    from sloserve.traces.calibrate import calibrate
     from sloserve.model.scenario import scenario_from_dict
+    from sloserve.traces.calibrate import calibrate
     one_min = scenario_from_dict(calibrate(trace, window="1min", statistic="p95", types_per_service=3,
                                            slo_defaults={"code": {"max_error": 0.15}, "conversation": {"max_error": 0.2}}))
     assert _cost(one_min) > _cost(ss.default_scenario())  # exercise 1: 1-minute windows provision for bursts

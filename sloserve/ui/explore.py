@@ -92,13 +92,11 @@ def what_if(scenario: Scenario | None = None, *, utilization_cap: float | None =
     try:
         plan = solve(inst, method, SolveOptions(time_limit_s=time_limit_s))
     except InfeasibleError as e:
-        if method not in _EXACT:
-            e = _elastic(inst, diagnosis_time_limit_s)
-            if isinstance(e, Plan):  # nothing to relax: the heuristic was stuck, the MILP has a plan
-                return WhatIf(sc, inst, e, [f"{method} found no plan; the MILP did"],
-                              runtime_s=time.perf_counter() - t0)
-        lines = list(dict.fromkeys(e.diagnosis or []))  # each line once
-        return WhatIf(sc, inst, None, lines, reason=str(e).splitlines()[0], runtime_s=time.perf_counter() - t0)
+        why = e if method in _EXACT else _elastic(inst, diagnosis_time_limit_s)
+        if isinstance(why, Plan):  # nothing to relax: the heuristic was stuck, the MILP has a plan
+            return WhatIf(sc, inst, why, [f"{method} found no plan; the MILP did"], runtime_s=time.perf_counter() - t0)
+        lines = list(dict.fromkeys(why.diagnosis or []))  # each line once
+        return WhatIf(sc, inst, None, lines, reason=str(why).splitlines()[0], runtime_s=time.perf_counter() - t0)
     return WhatIf(sc, inst, plan, [], runtime_s=time.perf_counter() - t0)
 
 

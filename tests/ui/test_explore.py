@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from sloserve.checker import check
-from sloserve.ui.explore import what_if
 from sloserve.model.scenario import load_scenario
+from sloserve.ui.explore import what_if
 
 TEACHING = load_scenario(Path(__file__).resolve().parents[2] / "data" / "scenarios" / "teaching.yaml")
 
@@ -57,8 +57,8 @@ def test_bad_knobs_are_refused_by_name(knobs, word):
 
 
 def test_a_stuck_heuristic_on_a_feasible_problem_gets_the_milps_plan(monkeypatch):
-    import sloserve.ui.explore as explore
     from sloserve.errors import InfeasibleError
+    from sloserve.ui import explore
     real = explore.solve
 
     def stuck_gh(inst, method, opts=None):
