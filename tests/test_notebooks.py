@@ -23,3 +23,19 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ has no notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_paired_with_its_py_source_and_stored_without_outputs(path):
+    """The percent-format .py is the reviewed source; the .ipynb must be its `jupytext --sync` copy."""
+    jupytext = pytest.importorskip("jupytext")
+    src = path.with_suffix(".py")
+    assert src.exists(), f"{path.name} has no paired source: jupytext --set-formats ipynb,py:percent {path}"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent", f"{path.name} is not paired"
+
+    def cells(n):
+        return [(c.cell_type, c.source.strip()) for c in n.cells]
+
+    assert cells(nb) == cells(jupytext.read(src)), f"{path.name} differs from {src.name}: jupytext --sync {src}"
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} is stored with outputs"

@@ -116,6 +116,8 @@ class PlannerPanel:
 
         from .plots import plot_gpus_by_type
 
+        if r.plan is not None and r.diagnosis:  # e.g. "gh found no plan; the MILP did"
+            note = f" — {'; '.join(r.diagnosis)}{note}"
         self.headline.value = f"<b>{html.escape(r.headline())}</b>{html.escape(note)}"
         if r.plan is None:
             self.tables.value = "<pre>" + html.escape("\n".join(r.diagnosis)) + "</pre>"

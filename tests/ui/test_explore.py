@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from sloserve.checker import check
-from sloserve.ui.explore import what_if
 from sloserve.model.scenario import load_scenario
+from sloserve.ui.explore import what_if
 
 TEACHING = load_scenario(Path(__file__).resolve().parents[2] / "data" / "scenarios" / "teaching.yaml")
 
@@ -60,7 +60,7 @@ def test_panel_controls_reach_what_if_and_the_diagnosis():
     panel.slo.value, panel.err.value = 1.5, 1.5
     assert panel.knobs()["slo_scale"] == 1.5 and panel.knobs()["error_scale"] == 1.5
     panel.budget.value = 1.0
-    assert panel.result.plan is None and "budget short by" in panel.headline.value
+    assert panel.result.plan is None and "budget short by" in panel.tables.value
     panel.budget.value = 0.0
     assert panel.result.plan is not None and panel.changes.value == "<i>a plan exists again</i>"
     d = plan_changes(panel.previous, panel.result)
@@ -74,3 +74,37 @@ def test_panel_simulates_its_plan():
     res = panel.simulate()
     assert res is not None and res.summary["requests"].sum() == len(res.requests) > 0
     assert "simulated" in panel.status.value and "sloserve-idle" in panel.status.value
+
+
+@pytest.mark.parametrize("method", ["gh", "agh"])
+def test_a_heuristic_gets_the_milps_diagnosis_once(method):
+    exact = what_if(TEACHING, method="milp", budget_per_hour=1.0)
+    r = what_if(TEACHING, method=method, budget_per_hour=1.0)
+    assert r.plan is None and r.diagnosis == exact.diagnosis
+    assert r.diagnosis[0].startswith("budget short by")
+    assert len(set(r.diagnosis)) == len(r.diagnosis)
+    assert not any(line in r.headline() for line in r.diagnosis)  # the panel prints them below: once
+
+
+@pytest.mark.parametrize("knobs, word", [({"utilization_cap": 1.5}, "utilization_cap"), ({"slo_scale": 0}, "slo_scale"),
+                                         ({"budget_per_hour": -1}, "budget_per_hour"), ({"method": "nope"}, "unknown method"),
+                                         ({"diagnosis_time_limit_s": 0}, "diagnosis_time_limit_s")])
+def test_bad_knobs_are_refused_by_name(knobs, word):
+    with pytest.raises(ValueError, match=word):
+        what_if(TEACHING, **knobs)
+
+
+def test_a_stuck_heuristic_on_a_feasible_problem_gets_the_milps_plan(monkeypatch):
+    from sloserve.errors import InfeasibleError
+    from sloserve.ui import explore
+    real = explore.solve
+
+    def stuck_gh(inst, method, opts=None):
+        if method == "gh":
+            raise InfeasibleError("GH found no feasible plan", diagnosis=["every construction got stuck"])
+        return real(inst, method, opts)
+
+    monkeypatch.setattr(explore, "solve", stuck_gh)
+    r = what_if(TEACHING, method="gh")
+    assert r.plan is not None and r.plan.method == "milp" and check(r.inst, r.plan).ok
+    assert r.diagnosis == ["gh found no plan; the MILP did"]

@@ -145,12 +145,14 @@ def alternatives(inst: Instance, solver: str = "highs", time_limit_s: float | No
     return out or elastic_diagnosis(inst, solver, time_limit_s)
 
 
-def infeasible_error(inst: Instance, solver: str = "highs", time_limit_s: float | None = None) -> InfeasibleError:
-    """The InfeasibleError for an infeasible MILP, with the elastic diagnosis."""
+def infeasible_error(inst: Instance, solver: str = "highs", time_limit_s: float | None = None,
+                     lines: list[str] | None = None) -> InfeasibleError:
+    """The InfeasibleError for an infeasible MILP, with the elastic diagnosis (``lines``: the
+    :func:`alternatives` already computed for ``inst``, so they are not solved again)."""
     unroutable = unroutable_types(inst)
     if unroutable:
         return InfeasibleError("no plan exists: some query types cannot be served at all", unroutable)
-    lines = alternatives(inst, solver, time_limit_s)
+    lines = alternatives(inst, solver, time_limit_s) if lines is None else lines
     if not lines:
         lines = ["no single limit explains it; one TP/PP per deployment (one_parallelism_per_deployment) "
                  "may be what blocks it — try switching it off"]
