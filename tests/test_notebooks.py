@@ -8,7 +8,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -39,3 +40,24 @@ def test_notebook_is_paired_with_its_py_source_and_stored_without_outputs(path):
 
     assert cells(nb) == cells(jupytext.read(src)), f"{path.name} differs from {src.name}: jupytext --sync {src}"
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} is stored with outputs"
+
+
+def _render_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("render_notebooks", REPO / "scripts" / "render_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_rendered_copy_is_not_stale(path):
+    """docs/notebooks/NAME.html exists and was rendered from the current .py source
+    (regenerate with `.venv/bin/python scripts/render_notebooks.py NAME`)."""
+    mod = _render_module()
+    html = REPO / "docs" / "notebooks" / path.with_suffix(".html").name
+    assert html.is_file(), f"{html.relative_to(REPO)} missing: run scripts/render_notebooks.py {path.stem}"
+    with open(html, encoding="utf-8") as f:
+        first = f.readline()
+    assert first == mod.STAMP.format(mod.source_hash(path)), \
+        f"{html.relative_to(REPO)} is stale: run scripts/render_notebooks.py {path.stem}"

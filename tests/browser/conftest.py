@@ -3,8 +3,9 @@
 The server gets a random port, no token, its own runtime, config, settings and workspace
 directories, and a root directory of copies (the repository's files are never written). Chromium is
 the system's (``$SLOSERVE_CHROMIUM`` or ``/usr/bin/chromium``), launched by ``executable_path``:
-Playwright downloads no browser. Without either, the tests are skipped with the reason; CI
-(``.ci/run``) installs Chromium with apt-get where it is missing. Screenshots go to
+Playwright downloads no browser. Without either, the tests are skipped with the reason, unless
+``$SLOSERVE_REQUIRE_BROWSER=1``: CI (``.ci/run``) installs Chromium with apt-get where it is missing
+and requires it. Screenshots go to
 ``$SLOSERVE_ARTIFACTS`` (default ``build/browser/``).
 """
 from __future__ import annotations
@@ -25,6 +26,13 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SLOSERVE_CHROMIUM", "/usr/bin/chromium"))
 
 
+def _missing(reason: str):
+    """Skip, or fail where the browser is required (CI sets SLOSERVE_REQUIRE_BROWSER=1)."""
+    if os.environ.get("SLOSERVE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required but {reason}")
+    pytest.skip(reason)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,7 +49,10 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """(base URL, root directory) of a running JupyterLab; stopped at the end of the session."""
-    pytest.importorskip("jupyterlab")
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        _missing("jupyterlab is not installed (pip install -e '.[test]')")
     home = tmp_path_factory.mktemp("lab")
     root = home / "root"
     shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
@@ -93,9 +104,12 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set SLOSERVE_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set SLOSERVE_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         yield b
         b.close()
