@@ -174,7 +174,8 @@ table
 # **A budget of $5/h.** The baseline costs more than that, so the budget must be what blocks:
 
 # %%
-from sloserve.ui.explore import plan_explorer, what_if
+from sloserve.ui.explore import what_if
+from sloserve.ui.panel import plan_explorer
 
 for method in ("agh", "milp"):
     r = what_if(budget_per_hour=5, method=method)

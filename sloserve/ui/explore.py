@@ -1,7 +1,7 @@
 """Interactive what-if exploration of a scenario: move the knobs, re-plan, look.
 
 :func:`what_if` is the pure part (scenario + knobs -> plan, or the diagnosis of why there is
-none); :func:`plan_explorer` is the widget panel on it (:mod:`.panel`). Knobs: utilisation cap
+none); :func:`sloserve.ui.panel.plan_explorer` is the widget panel on it. Knobs: utilisation cap
 ρ̄, a factor on every latency SLO, a factor on every error limit, an hourly budget and the
 method. Nothing here is a second copy of the model: it edits the scenario and re-compiles.
 """
@@ -117,12 +117,3 @@ def _elastic(inst: Instance, time_limit_s: float | None) -> InfeasibleError | Pl
         return solve(inst, "milp", SolveOptions(time_limit_s=time_limit_s))
     except InfeasibleError as e:
         return e
-
-
-def plan_explorer(scenario: Scenario | None = None, method: str = "agh", **kw):
-    """The planner panel (:class:`sloserve.ui.panel.PlannerPanel`) on ``scenario``; display it in Jupyter.
-
-    Its ``.update()`` re-plans with the current controls, ``.result`` is the current :class:`WhatIf`.
-    Needs the ``notebooks`` extra (ipywidgets)."""
-    from .panel import PlannerPanel
-    return PlannerPanel(scenario, method, **kw)

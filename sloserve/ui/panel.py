@@ -249,3 +249,8 @@ class PlannerPanel:
             return res
         finally:
             self._busy = False
+
+
+def plan_explorer(scenario: Scenario | None = None, method: str = "agh", **kw) -> PlannerPanel:
+    """The planner panel on ``scenario`` (default: the embedded one); display it in Jupyter."""
+    return PlannerPanel(scenario, method, **kw)

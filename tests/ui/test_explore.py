@@ -29,7 +29,7 @@ def test_an_impossible_budget_returns_the_diagnosis():
 
 def test_widget_panel_replans_on_change():
     pytest.importorskip("ipywidgets")
-    from sloserve.ui.explore import plan_explorer
+    from sloserve.ui.panel import plan_explorer
     panel = plan_explorer(TEACHING, method="gh")
     first = panel.result.plan.objective
     panel.cap.value = 0.4  # observed: re-plans at once
