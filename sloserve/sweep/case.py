@@ -22,7 +22,8 @@ CASE_SCHEMA = 1
 
 
 def freeze(value: Any, where: str = "value") -> Any:
-    """A value as hashable plain data: lists -> tuples, dicts -> sorted (key, value) tuples."""
+    """A value as hashable plain data: lists -> tuples, dicts -> sorted (key, value) tuples, and a
+    whole float as an int (``5.0`` and ``5`` are the same option, so they must be the same case)."""
     if isinstance(value, Mapping):
         return tuple(sorted((str(k), freeze(v, f"{where}.{k}")) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
@@ -30,7 +31,7 @@ def freeze(value: Any, where: str = "value") -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return float(value)
+        return int(value) if value.is_integer() and abs(value) < 2 ** 53 else float(value)
     if hasattr(value, "item"):  # numpy scalars
         return freeze(value.item(), where)
     raise InputError(None, where, f"a case holds plain data only (numbers, strings, lists, mappings), "

@@ -72,7 +72,8 @@ def connect(scheduler: str | None = None, workers: int | None = None, memory_lim
         except OSError as e:
             raise InputError(None, "scheduler", f"cannot reach the Dask scheduler at {address}: {e}") from None
     cluster = distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                                       memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, dashboard_address=None,
+                                       memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, host="127.0.0.1",
+                                       dashboard_address=":0",
                                        silence_logs=logging.ERROR)
     return distributed.Client(cluster, set_as_default=False), cluster
 
@@ -92,7 +93,7 @@ def dask(cases: Iterable[Case], on_result: OnResult, *, scheduler: str | None = 
         token = secrets.token_hex(4)  # a fresh key per run: never a result left on the cluster by another run
         futures = client.map(run_case_safe, cases, key=[f"sloserve-case-{c.key}-{token}" for c in cases], pure=False)
         of = {f.key: c for f, c in zip(futures, cases)}
-        for fut in distributed.as_completed(futures):
+        for fut in distributed.as_completed(futures, loop=client.loop):
             case = of[fut.key]
             try:
                 rows = fut.result()
