@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, InputError, SloserveError
-from . import evaluate, plan, simulate, traces
+from . import evaluate, plan, simulate, sweep, traces
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 infeasible or violated, 2 bad input")
     ap.add_argument("--version", action="version", version=f"sloserve {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (plan, traces, evaluate, simulate):
+    for module in (plan, traces, evaluate, simulate, sweep):
         module.add_commands(sub)
     return ap
 
