@@ -18,7 +18,13 @@ old study's baseline) — and evaluates that plan on every window (one row per w
 ``window`` settings: ``source`` (``synthetic`` | ``azure2023``: the 2023 trace's 5-minute shape tiled
 and scaled, times the synthetic envelope | ``trace``: the 2023 trace's own windows), ``volatility``
 (0 flat .. 1 extreme), ``hours`` (evaluated span), ``history_hours``, ``window_min`` (5..60),
-``index`` (the evaluated window; filled in by expansion), ``count`` (evaluate only the first n).
+``index`` (the evaluated window; filled in by expansion), ``count`` (evaluate only the first n),
+``stride`` (re-plan every k-th window only: a subsample for expensive methods; churn between
+subsampled windows is then not a per-window churn).
+
+Re-plans of the deterministic methods (GH, AGH at its work budget: no time limit in the case) are
+memoised per worker on their exact input rates: the same inputs give the same plan, so this only
+skips repeated work (flat demand re-plans the same rates every window).
 """
 from __future__ import annotations
 
@@ -34,7 +40,6 @@ from .case import Case, freeze
 from .run import compiled_problem, instance, plan_facts, scenario_families, scenario_inputs, solve_options, study
 
 POLICIES = ("rolling", "static_peak", "static_mean", "static_oracle")
-TRACE_FILES = ("AzureLLMInferenceTrace_code.csv", "AzureLLMInferenceTrace_conv.csv")
 
 
 def _w(case: Case, name: str, default=None):
@@ -46,12 +51,10 @@ def _p(case: Case, name: str, default=None):
 
 
 def _trace_paths() -> list[str]:
-    from ..traces.trace import default_trace_dir
-    d = default_trace_dir()
-    if d is None:
-        raise InputError(None, "window.source", "the 2023 Azure trace is needed: set SLOSERVE_TRACE_DIR to the "
-                                                "folder holding " + " and ".join(TRACE_FILES))
-    return [str(d / f) for f in TRACE_FILES]
+    """The 2023 Azure samples: local copies ($SLOSERVE_TRACE_DIR, ../shared beside a checkout), else
+    downloaded once, hash-checked (:func:`sloserve.traces.trace.azure_2023_samples`)."""
+    from ..traces.trace import azure_2023_samples
+    return [str(p) for p in azure_2023_samples()]
 
 
 @lru_cache(maxsize=1)
@@ -114,7 +117,8 @@ def _expand(case: Case) -> list[Case]:
     if policy != "rolling" or _w(case, "index") is not None:
         return [case]
     win = case.group("window")
-    return [replace(case, window=freeze({**win, "index": t})) for t in range(evaluated_windows(case))]
+    stride = max(int(win.get("stride", 1)), 1)
+    return [replace(case, window=freeze({**win, "index": t})) for t in range(0, evaluated_windows(case), stride)]
 
 
 def _inputs(case: Case) -> list[str]:
@@ -124,17 +128,32 @@ def _inputs(case: Case) -> list[str]:
 
 # ---- one window ----------------------------------------------------------------------------------
 
+DETERMINISTIC = ("gh", "agh")
+_MEMO: dict = {}
+MEMO_SIZE = 32
+
+
 def _plan(case: Case, rates: np.ndarray):
-    """(plan or None, plan status, seconds) for the forecast ``rates``; None when no plan exists."""
+    """(plan or None, plan status, seconds, the compiled problem planned for) for the forecast
+    ``rates``; None when no plan exists. Seconds are those of the solve that made the plan."""
     from ..evaluate.rolling import with_rates
     from ..solvers import solve
     c = with_rates(compiled_problem(case.scenario), rates)
+    memo = case.method in DETERMINISTIC and case.get("method_options", "time_limit_s") is None
+    key = (case.scenario, case.method, case.seed, case.method_options, np.asarray(rates, float).tobytes())
+    if memo and key in _MEMO:
+        return _MEMO[key] + (c,)
     t0 = time.perf_counter()
     try:
         plan = solve(c, case.method, solve_options(case))
-        return plan, str(plan.status), time.perf_counter() - t0, c
+        out = (plan, str(plan.status), time.perf_counter() - t0)
     except InfeasibleError:
-        return None, "infeasible", time.perf_counter() - t0, c
+        out = (None, "infeasible", time.perf_counter() - t0)
+    if memo:
+        if len(_MEMO) >= MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = out
+    return out + (c,)
 
 
 def _window_row(case: Case, plan, planned_c, actual: np.ndarray, t: int, start_s: float, sim_on: bool) -> dict:
