@@ -30,6 +30,37 @@ SPECS = {"week": "rolling_week", "margin": "rolling_week_margin", "milp": "rolli
 DOC = ROOT / "docs" / "rolling_horizon.md"
 FIG = ROOT / "docs" / "rolling_volatility.png"
 LEVELS = {0.0: "flat", 0.25: "low", 0.5: "medium", 0.75: "high", 1.0: "extreme"}
+SETUP = """## The study
+
+The seed paper (arXiv 2604.07472) reports a rolling-horizon study — a synthetic volatility study and a
+real Azure workload; a third-party summary of it claims re-planning cuts cost variance and cost by up to
+48 % under high volatility against static allocations (the paper's own tables could not be read:
+`shared/design/research/paper_gh_agh.md`). sloserve's first study (docs/robustness.md) found re-planning
+*worse* than a static peak plan once penalties count — on the 2023 Azure hour, which is nearly flat, with
+a static plan that knew the true peak. This study does it over a week, at five volatility levels:
+
+- **Scenario**: the embedded default (six query types calibrated from the 2023 Azure trace; 2,018
+  configurations, 10,766 routes). Its rates are the mean of the demand series.
+- **Demand** (`sloserve.evaluate.demand`): a week of history, then the evaluated week, at a 5-minute step:
+  a diurnal cycle (±0.6 v around the mean, peaks near 14:00 shifted per type by up to 2 h), a weekend dip
+  (−0.35 v), AR(1) log-noise (sd 0.25 v, 30-minute correlation) and service-wide bursts (3 v a day,
+  10–180 minutes, size v × lognormal(0, 0.5)); v = 0 (flat), 0.25, 0.5, 0.75, 1 (extreme). Also the 2023 hour's
+  5-minute shape tiled over the week.
+- **Forecast**: additive Holt–Winters with a daily season (fixed weights α 0.3, β 0.02, γ 0.3, initialised
+  on the first two days of history; `evaluate/forecast.py`, tied by a test to statsmodels' recursions),
+  from every window before the one planned.
+- **Re-planning**: every window, for forecast × margin, with GH, AGH (at its deterministic work budget)
+  and the MILP (HiGHS, 5 s, on a subsample). A re-plan that finds no plan deploys nothing that window.
+- **Static plans**, made once from the history week: for its per-type **peak** (the forecast peak of the
+  coming week under a weekly seasonal-naive forecast — not the oracle's) and for its **mean**; the
+  **oracle** peak of the evaluated week is shown for reference only.
+- **Evaluation** of every window against the rates that arrived (`evaluate.rolling.evaluate_window`):
+  GPU $/h, penalties (each type's unserved penalty, else $0.01 per request that is unserved, beyond
+  capacity or on an SLO-breaking route), and **switching**: each replica added pays its $/h for 10
+  minutes of warm-up (removing is free); churn = GPUs added + removed. Cost per window = GPUs + penalties
+  + switching spread over the window, in $/h; variance over the windows. A sample of windows is also
+  replayed in the request-level simulator (60 s of Poisson arrivals at the window's rates).
+"""
 
 
 def run(name: str, out: Path, workers: int | None, scheduler: str | None) -> dict:
@@ -136,6 +167,15 @@ def findings(summary: pd.DataFrame, threshold: float = 0.05) -> list[str]:
                        f"({pct(var.get('rolling', np.nan) / var['static_mean'] - 1)}), static peak "
                        f"{var.get('static_peak', np.nan):.4g} (a plan that never runs short costs the same every "
                        f"window: zero variance).")
+    best = p.loc[p["cost_change"].idxmin()]
+    low = p[p["window.volatility"] <= 0.25]
+    low_pays = bool((low["cost_change"] <= -threshold).any())
+    out.append(f"- **Against the paper's claim** (up to 48 % less cost and cost variance under high volatility): "
+               f"here re-planning cuts mean cost by at most {pct(best['cost_change'])} ({best['method'].upper()}, "
+               f"volatility {float(best['window.volatility']):g}) against the better static plan a planner could "
+               f"make. On flat or low volatility (0 and 0.25) re-planning "
+               + ("does pay for some method, unlike the one-hour study." if low_pays else
+                  f"never costs {threshold:.0%} less: the old one-hour finding holds where it was made."))
     return out
 
 
@@ -179,7 +219,7 @@ def report(out: Path) -> None:
     from sloserve.sweep import read_records, rolling_summary
     sections = [f"# Rolling horizon under volatile demand\n\nProduced by `benchmarks/rolling_volatility.py` on "
                 f"{dt.date.today()}, {describe()}. Specs: `benchmarks/sweeps/rolling_*.yaml`; records: one Parquet "
-                f"partition per case (`sloserve sweep --summary DIR` prints these tables again).\n"]
+                f"partition per case (`sloserve sweep --summary DIR` prints these tables again).\n", SETUP]
     runs = {}
     for name in SPECS:
         f = out / name / "runs.json"
