@@ -50,9 +50,8 @@ _STATE: dict = {}
 
 
 def _init():
-    from sloserve.model.compile import compile_scenario
-    from sloserve.model.scenario import default_scenario
-    _STATE["compiled"] = compile_scenario(default_scenario())
+    from sloserve.sim.offline.tables import batch_tables
+    _STATE["compiled"] = batch_tables()
 
 
 def _density_model(config):

@@ -6,10 +6,11 @@ The pipeline is named stages a notebook can stop between::
     compiled = compile_scenario(sc)       # the tables every part reads (docs/formulation.md §2)
     plan = solve(compiled, "milp")        # or "gh", "agh", "agh+milp"
     check(build_instance(compiled), plan) # the independent checker
+    simulate(compiled, plan, arrivals)    # request by request (sloserve.sim; docs/simulation.md)
 
 The package is laid out as its architecture (``docs/architecture.md``): ``model/`` turns a scenario
-into tables, ``problem/`` is the contract every part reads, ``solve/`` holds the MILP and the
-heuristics, ``evaluate/`` puts fixed plans in another world, ``traces/`` turns logs into
+into tables, ``problem/`` is the contract every part reads, ``solvers/`` holds the MILP and the
+heuristics, ``sim/`` replays plans request by request, ``evaluate/`` puts fixed plans in another world, ``traces/`` turns logs into
 scenarios, ``ui/`` and ``cli/`` face the user. Names are loaded on first use, so ``import sloserve``
 (and ``sloserve --help``) stay fast; the module paths of version 0.1 (``sloserve.milp``,
 ``sloserve.instance``, ...) keep working as aliases of their new homes.
@@ -35,6 +36,9 @@ _EXPORTS = {
     "Scenario": "sloserve.model.scenario", "default_scenario": "sloserve.model.scenario",
     "load_scenario": "sloserve.model.scenario", "Compiled": "sloserve.problem.tables",
     "read_compiled": "sloserve.problem.tables", "write_compiled": "sloserve.problem.tables",
+    "predict_latency": "sloserve.model.predict", "predict_latency_frame": "sloserve.model.predict",
+    "simulate": "sloserve.sim.simulator", "EngineOptions": "sloserve.sim.engine", "verify": "sloserve.sim.verify",
+    "VerifyOptions": "sloserve.sim.verify",
 }
 
 #: module paths of sloserve 0.1 -> their home in the layered package

@@ -3,12 +3,15 @@
 ``InputError``      bad input (file, field, what is allowed)      -> exit 2
 ``InfeasibleError`` a well-formed problem that has no plan, with a
                     diagnosis a user can act on                     -> exit 1
+anything else       a bug of sloserve's: one line asking for a report
+                    (the traceback with ``sloserve --debug``)      -> exit 3
 """
 from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1  # also: a plan that violates constraints
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3  # an exception sloserve did not raise on purpose: a bug to report
 
 
 class SloserveError(Exception):

@@ -7,7 +7,8 @@ Layers (``docs/architecture.md``), each importing only from the layers below it:
     checker                             (the independent checker)
     model, traces                       (scenario -> tables; logs -> scenarios)
     problem                             (the contract every part reads)
-    errors, vocab, registry, resume     (the vocabulary and resumable outputs)
+    errors, vocab, registry, resume,    (the vocabulary, resumable outputs,
+    safeload, paths                      strict parsing, path checks)
 
 ``evaluate`` and ``sim`` may use ``solvers`` (a re-plan, an exact oracle); nothing imports upwards,
 ``problem/`` and ``checker`` import none of ``solvers``, ``sim``, ``model``, ``ui``, ``cli``, and the
@@ -28,10 +29,11 @@ from sloserve.registry import Registry, RegistryError
 
 ROOT = Path(sloserve.__file__).resolve().parent
 
-LAYER = {"errors": 0, "vocab": 0, "registry": 0, "resume": 0, "problem": 1, "model": 2, "traces": 2, "checker": 3,
+LAYER = {"errors": 0, "vocab": 0, "registry": 0, "resume": 0, "safeload": 0, "paths": 0, "problem": 1, "model": 2, "traces": 2, "checker": 3,
          "solvers": 4, "evaluate": 5, "sim": 5, "sweep": 6, "ui": 6, "cli": 6, "__init__": 7, "__main__": 7, "data": 0}
 #: same-layer imports that are part of the design (a simulator may use an exact solver as an oracle)
-ALLOWED_SIDEWAYS = {("registry", "errors"), ("vocab", "errors"), ("resume", "errors"), ("evaluate", "sim"), ("sim", "solvers"), ("evaluate", "solvers"), ("ui", "sweep"), ("cli", "ui"),
+ALLOWED_SIDEWAYS = {("registry", "errors"), ("vocab", "errors"), ("resume", "errors"), ("safeload", "errors"),
+                    ("paths", "errors"), ("resume", "paths"), ("evaluate", "sim"), ("sim", "solvers"), ("evaluate", "solvers"), ("ui", "sweep"), ("cli", "ui"),
                     ("cli", "sweep"), ("sweep", "ui")}
 
 

@@ -191,9 +191,11 @@ def test_unknown_names_in_plan_are_reported_not_dropped(tmp_path):
     plan = plan_from_arrays(inst, *optimum_arrays(inst), method="hand")
     plan.replicas["nope|g|bf16|tp1pp1"] = 1
     plan.routing.append({"query_type": "q-easy", "config": "nope|g|bf16|tp1pp1", "fraction": 0.1})
+    plan.routing.append({"query_type": "q-easy", "config": "ghost|g|bf16|tp1pp1", "fraction": 0.0})  # zero, still named
     res = check(inst, plan)
     assert not res.ok
-    assert sum("unknown configuration" in v.message or "not a feasible route" in v.message for v in res.violations) == 2
+    assert sum("unknown configuration" in v.message or "not a route of this problem" in v.message
+               for v in res.violations) == 3
 
 
 def test_plan_round_trip_and_objective_recomputed(tmp_path):

@@ -39,3 +39,15 @@ def load_problem(path: str):
     """A scenario YAML or compiled directory -> compiled tables (imports the model only when run)."""
     from ..model import compile as _compile
     return _compile.load_problem(path)
+
+
+def problem_path(path: str) -> str:
+    """Check a PROBLEM argument before any work: a readable scenario file or a readable directory."""
+    from pathlib import Path
+
+    from ..paths import input_dir, input_file
+    if Path(path).is_dir():
+        input_dir(path, "directory of compiled tables")
+    else:
+        input_file(path, "scenario file (or directory written by `sloserve compile`)")
+    return path

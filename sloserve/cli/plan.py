@@ -6,7 +6,8 @@ import sys
 import time
 
 from ..errors import EXIT_INFEASIBLE, EXIT_OK
-from .common import PROBLEM_HELP, load_problem, methods_registry, print_frame, registry_choice
+from . import flags
+from .common import PROBLEM_HELP, load_problem, methods_registry, print_frame, problem_path, registry_choice
 
 METHOD_HELP = "solution method (`sloserve methods` lists them)"
 
@@ -16,10 +17,12 @@ PLAN_METHOD = "agh+milp"
 PLAN_TIME_LIMIT_S = 60.0
 
 
-def _solve_opts(args, progress=None, on_plan=None):
-    from ..problem.plan import Plan
+def _solve_opts(args, progress=None, on_plan=None, problem_name: str | None = None):
+    from ..problem.plan import Plan, check_plan_is_for
     from ..solvers.methods import SolveOptions
     warm = Plan.read(args.warm_start) if getattr(args, "warm_start", None) else None
+    if warm is not None and problem_name is not None:
+        check_plan_is_for(warm, problem_name, args.warm_start)
     return SolveOptions(time_limit_s=args.time_limit, mip_gap=args.gap, threads=args.threads, solver=args.solver,
                         seed=args.seed, log=args.log, warm_start=warm, on_progress=progress, on_plan=on_plan)
 
@@ -27,11 +30,12 @@ def _solve_opts(args, progress=None, on_plan=None):
 def _add_solve_flags(p: argparse.ArgumentParser, method: str = "milp", time_limit: float | None = None) -> None:
     p.add_argument("--method", default=method, type=registry_choice(methods_registry), help=METHOD_HELP + f" (default {method})")
     p.add_argument("--solver", default="highs", help="Pyomo solver name for MILP methods (default highs; e.g. scip, cbc, gurobi)")
-    p.add_argument("--time-limit", type=float, default=time_limit, metavar="S",
-                   help="wall-clock limit in seconds" + (f" (default {time_limit:g})" if time_limit else " (default none)"))
-    p.add_argument("--gap", type=float, default=None, metavar="REL", help="relative MIP gap to stop at (e.g. 0.01)")
-    p.add_argument("--threads", type=int, default=None, help="solver threads")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the heuristics")
+    p.add_argument("--time-limit", type=flags.TIME_LIMIT, default=time_limit, metavar="S",
+                   help="wall-clock limit in seconds, > 0" + (f" (default {time_limit:g})" if time_limit else " (default none)"))
+    p.add_argument("--gap", type=flags.GAP, default=None, metavar="REL",
+                   help="relative MIP gap to stop at, >= 0 (e.g. 0.01; above 1 stops at the first plan)")
+    p.add_argument("--threads", type=flags.THREADS, default=None, help="solver threads, >= 1")
+    p.add_argument("--seed", type=flags.SEED, default=0, help="random seed of the heuristics, >= 0")
     p.add_argument("--warm-start", default=None, metavar="PLAN", help="plan.json to warm-start from")
     p.add_argument("--log", action="store_true", help="show the solver log (on stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
@@ -58,7 +62,10 @@ def _report_plan(inst, plan, out=None) -> None:
 def cmd_compile(args) -> int:
     from ..model.compile import compile_scenario, dropped_report
     from ..model.scenario import load_scenario
+    from ..paths import input_file, output_dir
     from ..problem.tables import write_compiled
+    input_file(args.scenario, "scenario file")
+    output_dir(args.out, "--out directory")
     t0 = time.perf_counter()
     c = compile_scenario(load_scenario(args.scenario))
     out = write_compiled(c, args.out)
@@ -86,12 +93,25 @@ def stop_line(plan) -> str | None:
             f"gap {'unknown' if gap is None else f'{100 * gap:.2f}%'}")
 
 
-def _solve_and_write(args, problem_path: str) -> int:
-    from ..problem.instance import build_instance
+def _check_solve_paths(args, problem: str) -> None:
+    """Every path of solve/plan, before the (possibly long) solve: a plan that cannot be written is
+    known now, not after an hour of branch and bound."""
+    from ..paths import input_file, output_file
+    problem_path(problem)
+    if args.warm_start:
+        input_file(args.warm_start, "--warm-start plan file")
+    output_file(args.out, "--out plan file", inputs=[problem, args.warm_start])
+
+
+def _solve_and_write(args, path: str) -> int:
+    from ..problem.instance import build_instance, check_smallest_load
     from ..solvers import solve
     from .progress import ProgressLine
-    c = load_problem(problem_path)
+    _check_solve_paths(args, path)
+    c = load_problem(path)
     inst = build_instance(c)
+    check_smallest_load(inst)
+    opts = _solve_opts(args, problem_name=c.name)
     line = ProgressLine() if not args.quiet else None
 
     def first(plan):  # a method's intermediate plan (agh+milp: AGH's), printed at once
@@ -99,7 +119,8 @@ def _solve_and_write(args, problem_path: str) -> int:
         print(f"{_headline(inst, plan)}; proving it with the MILP ({limit}; --time-limit S to change, "
               f"--method agh for the heuristic alone)", flush=True)
 
-    plan = solve(inst, args.method, _solve_opts(args, progress=line, on_plan=first))  # checked there
+    from dataclasses import replace
+    plan = solve(inst, args.method, replace(opts, on_progress=line, on_plan=first))  # checked there
     if line is not None:
         line.close()
     plan.to_json(args.out)
@@ -139,24 +160,32 @@ def _verify_and_write(args, path: str) -> int:
     arrivals = make_arrivals(args, compile_scenario(sc)) if args.trace else None
     v = verify(sc, arrivals, opts, engine=engine_options(args), predictor=make_predictor(args))
     att = [c for c in v.iterations.columns if c.endswith(":attainment")]
-    it = v.iterations[["iteration", "cost_per_hour", "gpus", "met"] + att].rename(
+    it = v.iterations[["iteration", "phase", "cost_per_hour", "gpus", "met"] + att].rename(
         columns={c: c.split(":")[0] for c in att})
     print_frame(f"verify: {method} plans replayed in simulation (attainment per query type)", it)
     v.plan.to_json(args.out)
     print()
-    _report_plan(build_instance(v.compiled), v.plan)
+    _report_plan(build_instance(compile_scenario(sc)), v.plan)  # on the scenario's own tables
     print()
     code = report(v.result)
-    print(f"\n{'every target met' if v.met else 'not every target met'} in simulation; plan written to {args.out}")
+    print(f"\nchecker: {v.checked.report()}" if not v.checked.ok else "\nchecker: every constraint holds")
+    print(f"{'every target met' if v.met else 'not every target met'} in simulation; plan written to {args.out}")
+    if not v.checked.ok:
+        return EXIT_INFEASIBLE
     return code if v.met else EXIT_INFEASIBLE
 
 
 def cmd_check(args) -> int:
     from ..checker import check
+    from ..paths import input_file
     from ..problem.instance import build_instance
-    from ..problem.plan import Plan
+    from ..problem.plan import Plan, check_plan_is_for
+    problem_path(args.problem)
+    input_file(args.plan, "plan file")
+    plan = Plan.read(args.plan)
     inst = build_instance(load_problem(args.problem))
-    res = check(inst, Plan.read(args.plan))
+    check_plan_is_for(plan, inst.compiled.name, args.plan)
+    res = check(inst, plan)
     print(res.report())
     return EXIT_OK if res.ok else EXIT_INFEASIBLE
 
@@ -198,9 +227,10 @@ def add_commands(sub) -> None:
     v.add_argument("--verify", action="store_true",
                    help="plan, replay in the simulator, tighten what the planner believes of the types that miss "
                         "their attainment target, re-plan; returns the cheapest plan meeting every target")
-    v.add_argument("--attainment", type=float, default=0.9,
+    v.add_argument("--attainment", type=flags.ATTAINMENT, default=0.9,
                    help="target for query types whose scenario states no slo_attainment (default 0.9)")
-    v.add_argument("--max-iterations", type=int, default=8)
+    v.add_argument("--max-iterations", type=flags.number(lo=1, hi=1000, integer=True), default=8,
+                   help="at most this many simulate-and-add rounds (default 8)")
     from .simulate import add_sim_flags
     add_sim_flags(p)
     p.set_defaults(func=cmd_plan)

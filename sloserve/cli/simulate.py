@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from ..errors import EXIT_INFEASIBLE, EXIT_OK, InputError
+from . import flags
 from .common import PROBLEM_HELP, load_problem, print_frame, registry_choice
 
 
@@ -23,21 +24,34 @@ def _routers():
     return ROUTERS
 
 
+def max_num_seqs(text: str):
+    """``--max-num-seqs``: a whole number >= 1, or 'plan' (the plan's design batch)."""
+    if text == "plan":
+        return text
+    try:
+        return flags.number(lo=1, hi=1_000_000, integer=True)(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e}; or 'plan' for the plan's design batch") from None
+
+
+max_num_seqs.__name__ = "value"
+
+
 def add_sim_flags(p: argparse.ArgumentParser) -> None:
     """The engine and traffic flags shared by ``simulate`` and ``plan --verify``."""
     g = p.add_argument_group("traffic")
     g.add_argument("--trace", nargs="+", default=None, metavar="FILE",
                    help="replay these trace files (requests labelled as the calibration labels them)")
-    g.add_argument("--duration", type=float, default=600.0, metavar="S",
+    g.add_argument("--duration", type=flags.number(lo=0, lo_open=True, hi=1e8, why=" seconds"), default=600.0, metavar="S",
                    help="synthetic arrivals for S seconds at the scenario's rates (default 600; ignored with --trace)")
     g.add_argument("--arrivals", default="poisson", choices=("poisson", "gamma"), help="synthetic inter-arrival law")
-    g.add_argument("--cv", type=float, default=1.0, help="coefficient of variation of gamma inter-arrivals (>1: bursts)")
+    g.add_argument("--cv", type=flags.number(lo=0, lo_open=True, hi=100), default=1.0, help="coefficient of variation of gamma inter-arrivals (>1: bursts)")
     g.add_argument("--lengths", default="fixed", choices=("fixed", "lognormal", "trace"),
                    help="synthetic token lengths: the types' sizes, lognormal around them, or resampled from --lengths-from")
-    g.add_argument("--length-cv", type=float, default=1.0, help="coefficient of variation for --lengths lognormal")
+    g.add_argument("--length-cv", type=flags.number(lo=0, lo_open=True, hi=100), default=1.0, help="coefficient of variation for --lengths lognormal")
     g.add_argument("--lengths-from", nargs="+", default=None, metavar="FILE", help="trace(s) to resample lengths from")
-    g.add_argument("--demand", type=float, default=1.0, help="multiply every synthetic rate (default 1)")
-    g.add_argument("--types-per-service", type=int, default=3, help="query types per service when labelling a trace")
+    g.add_argument("--demand", type=flags.number(lo=0, lo_open=True, hi=1e3), default=1.0, help="multiply every synthetic rate (default 1)")
+    g.add_argument("--types-per-service", type=flags.number(lo=1, hi=1000, integer=True), default=3, help="query types per service when labelling a trace")
     g.add_argument("--trace-dir", default=None)
     g.add_argument("--no-download", action="store_true")
     e = p.add_argument_group("engine")
@@ -47,25 +61,19 @@ def add_sim_flags(p: argparse.ArgumentParser) -> None:
                    help="output-length predictor for the schedulers that use one: naive, binned, interval, oracle, bucket")
     e.add_argument("--predictor-train", nargs="+", default=None, metavar="FILE",
                    help="trace(s) the binned predictor learns its intervals from (a split other than the replayed one)")
-    e.add_argument("--alpha", type=float, default=None, help="accuracy alpha of the interval predictor")
+    e.add_argument("--alpha", type=flags.number(lo=0, lo_open=True, hi=1), default=None, help="accuracy alpha of the interval predictor")
     e.add_argument("--router", default="plan", type=registry_choice(_routers), help="plan (default) or least_outstanding")
-    e.add_argument("--max-num-batched-tokens", type=int, default=2048, help="token budget of an iteration (default 2048)")
-    e.add_argument("--max-num-seqs", default="plan",
+    e.add_argument("--max-num-batched-tokens", type=flags.number(lo=1, hi=10_000_000, integer=True), default=2048, help="token budget of an iteration (default 2048)")
+    e.add_argument("--max-num-seqs", default="plan", type=max_num_seqs,
                    help="sequences per replica: a number, or 'plan' (the plan's design batch; default)")
-    e.add_argument("--step-scale", type=float, default=1.0, help="every iteration takes this many times as long")
-    e.add_argument("--horizon", type=float, default=None, metavar="S",
+    e.add_argument("--step-scale", type=flags.number(lo=0, lo_open=True, hi=1e3), default=1.0, help="every iteration takes this many times as long")
+    e.add_argument("--horizon", type=flags.number(lo=0, lo_open=True, hi=1e9, why=" seconds"), default=None, metavar="S",
                    help="stop the clock at S seconds (default: when every request has completed)")
 
 
 def engine_options(args):
     from ..sim.engine import EngineOptions
-    seqs = args.max_num_seqs
-    if seqs != "plan":
-        try:
-            seqs = int(seqs)
-        except ValueError:
-            raise InputError(None, "--max-num-seqs", f"must be a whole number or 'plan', got {seqs!r}") from None
-    return EngineOptions(max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=seqs,
+    return EngineOptions(max_num_batched_tokens=args.max_num_batched_tokens, max_num_seqs=args.max_num_seqs,
                          scheduler=args.scheduler, step_scale=args.step_scale)
 
 
@@ -128,10 +136,9 @@ def report(res, out=None) -> int:
 def cmd_simulate(args) -> int:
     from ..problem.plan import Plan
     from ..sim.simulator import simulate
-    from pathlib import Path
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():  # before the work starts, not after
-        raise InputError(str(out), None, "exists and is not a directory; --out needs a directory")
+    from ..paths import input_file, output_dir
+    output_dir(args.out, "--out directory")  # before the work starts, not after
+    input_file(args.plan, "plan file")
     compiled = load_problem(args.problem)
     plan = Plan.read(args.plan)
     arrivals = make_arrivals(args, compiled)
@@ -153,7 +160,7 @@ def add_commands(sub) -> None:
     p.add_argument("problem", help=PROBLEM_HELP)
     p.add_argument("plan", help="plan.json")
     add_sim_flags(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=flags.SEED, default=0)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: on a terminal)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for requests.parquet and the summaries")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
+from . import flags
 
 from ..traces.choices import LABEL_METHODS, PROFILE_FIELDS, STATISTICS, TOKEN_STATISTICS, TYPE_RATES
 
@@ -25,7 +26,7 @@ def _parse_overrides(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
         v: Any
         if val.lower() in ("none", "null", ""):
             v = None
-        elif fld == "family" or (fld == "e2e_slo_s" and val == "derived"):
+        elif fld in ("family", "error_mode") or (fld == "e2e_slo_s" and val == "derived"):
             v = val
         else:
             try:
@@ -66,11 +67,12 @@ def add_commands(subparsers) -> argparse.ArgumentParser:
                     "trace key (azure-2023-code, azure-2023-conv, azure-2024-code, azure-2024-conv, "
                     "azure-2025-multimodal).")
     p.add_argument("traces", nargs="+", metavar="TRACE")
-    p.add_argument("--window", default="5min", help="rate window, e.g. 1min, 5min, 1h (default 5min)")
+    p.add_argument("--window", default="5min", type=flags.duration, help="rate window, e.g. 1min, 5min, 1h (default 5min)")
     p.add_argument("--percentile", "--statistic", dest="statistic", default="p95", choices=STATISTICS,
                    help="provisioning statistic of the windowed rate (default p95)")
-    p.add_argument("--scale", type=float, default=1.0, help="multiply every rate (default 1)")
-    p.add_argument("--types-per-service", type=int, default=3, help="query types per service (default 3)")
+    p.add_argument("--scale", type=flags.number(lo=0, hi=1e6), default=1.0, help="multiply every rate, in [0, 1e6] (default 1)")
+    p.add_argument("--types-per-service", type=flags.number(lo=1, hi=1000, integer=True), default=3,
+                   help="query types per service, in [1, 1000] (default 3)")
     p.add_argument("--method", default="kmeans", choices=LABEL_METHODS, help="how to split types (default kmeans)")
     p.add_argument("--tokens", default="mean", choices=TOKEN_STATISTICS,
                    help="token statistic used as the type's size (default mean)")
@@ -81,7 +83,7 @@ def add_commands(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--slo", action="append", default=None, metavar="SERVICE.FIELD=VALUE",
                    help="override a per-service default, e.g. code.ttft_slo_s=0.5, *.max_error=0.25")
     p.add_argument("--name", default=None, help="scenario name (default from the trace files)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=flags.SEED, default=0)
     p.add_argument("--trace-dir", default=None, help="directory of local trace copies (else $SLOSERVE_TRACE_DIR)")
     p.add_argument("--no-download", action="store_true", help="never download known traces")
     p.add_argument("--skip-bad-rows", action="store_true", help="drop bad rows (and report them) instead of failing")
@@ -105,12 +107,19 @@ def _default_name(paths: Sequence[Path]) -> str:
 
 
 def _cli_calibrate(args: argparse.Namespace) -> int:
+    from ..model.scenario import scenario_from_dict
+    from ..paths import input_dir, output_file
     from ..traces.calibrate import calibrate, write_scenario_yaml
     from ..traces.trace import load_traces, resolve_trace
 
+    if args.trace_dir:
+        input_dir(args.trace_dir, "--trace-dir directory")
     paths = [resolve_trace(t, args.trace_dir, download=not args.no_download) for t in args.traces]
     if args.service is not None and len(args.service) != len(paths):
         raise InputError(None, "--service", f"give one --service per TRACE ({len(paths)}), got {len(args.service)}")
+    if args.out is not None:  # before a week-long trace is read
+        output_file(args.out, "--out scenario file", inputs=paths)
+    overrides = _parse_overrides(args.slo)
     trace = load_traces(paths, services=args.service, on_bad_rows="skip" if args.skip_bad_rows else "error",
                         progress=args.progress, columns=parse_columns(args.columns))
     for src, sk in trace.attrs.get("skipped_by_file", {}).items():
@@ -118,12 +127,17 @@ def _cli_calibrate(args: argparse.Namespace) -> int:
             first = trace.attrs.get("skipped_first_line", {}).get(src, {})
             detail = ", ".join(f"{v} {k} (first at line {first.get(k, '?')})" for k, v in sorted(sk.items()))
             print(f"note: {src}: skipped {sum(sk.values())} rows: {detail}", file=sys.stderr)
+    notes: list[str] = []
     scen = calibrate(trace, window=args.window, statistic=args.statistic, scale=args.scale,
-                     types_per_service=args.types_per_service, slo_defaults=_parse_overrides(args.slo),
+                     types_per_service=args.types_per_service, slo_defaults=overrides,
                      name=args.name or _default_name(paths), method=args.method, tokens=args.tokens,
-                     type_rates=args.type_rates, seed=args.seed)
+                     type_rates=args.type_rates, seed=args.seed, notes=notes)
+    # what calibrate wrote must be a scenario sloserve reads: say so now, not when it is compiled
+    scenario_from_dict(scen, f"the scenario calibrated from {', '.join(p.name for p in paths)}")
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
     cmd = "sloserve calibrate " + " ".join(shlex.quote(a) for a in _cli_argv(args, paths))
-    text = write_scenario_yaml(scen, args.out, command=cmd, sources=[p.name for p in paths])
+    text = write_scenario_yaml(scen, args.out, command=cmd, sources=[p.name for p in paths], notes=notes)
     if args.out is None:
         sys.stdout.write(text)
     else:

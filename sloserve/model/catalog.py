@@ -47,3 +47,25 @@ def precisions() -> pd.DataFrame:
 def error_table() -> pd.DataFrame:
     """Wide table model × family of bf16 error rates (1 − accuracy)."""
     return model_errors().pivot(index="model", columns="family", values="error")
+
+
+def instances() -> pd.DataFrame:
+    """Cloud instances that hold each GPU type: cloud, region, instance_type, gpu, gpus, price_per_hour ($/h
+    for the whole instance), source; one row per instance type."""
+    return _read("instances.csv").copy()
+
+
+def quantization() -> pd.DataFrame:
+    """Per-model accuracy recovery of a quantised precision, indexed by (model, precision); a model/precision
+    without a row falls back to ``precisions().accuracy_recovery``."""
+    return _read("quantization.csv").set_index(["model", "precision"], drop=False).copy()
+
+
+def accuracy_recovery(models, precisions_) -> "pd.Series":
+    """Fraction of the bf16 accuracy kept by each (model, precision) pair: the per-model value where the
+    catalog has one (quantization.csv), else the precision's (precisions.csv)."""
+    per_model = quantization()["accuracy_recovery"]
+    flat = precisions()["accuracy_recovery"]
+    keys = pd.MultiIndex.from_arrays([list(models), list(precisions_)])
+    r = per_model.reindex(keys)
+    return r.fillna(pd.Series(flat.reindex(list(precisions_)).to_numpy(), index=keys))

@@ -14,10 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import catalog, perf
+from . import catalog, perf, pricing
 from .scenario import Scenario, load_scenario
 from ..problem.tables import Compiled, read_compiled
 
+
+
+#: the catalog's model columns the performance model reads (``architecture=`` of :func:`sloserve.predict_latency`)
+ARCHITECTURE_COLUMNS = ("total_params_b", "active_params_b", "layers", "hidden_size", "num_attention_heads",
+                        "num_kv_heads", "head_dim", "vocab_size", "tie_word_embeddings")
 
 
 def config_id(model: str, gpu: str, precision: str, tp: int, pp: int) -> str:
@@ -38,16 +43,27 @@ def scenario_gpus(sc: Scenario) -> pd.DataFrame:
 
 
 def candidate_configs(sc: Scenario, gpus: pd.DataFrame | None = None) -> pd.DataFrame:
-    """All (model, gpu, precision, tp, pp) combinations with merged catalog attributes (SI units)."""
+    """All (model, gpu, precision, tp, pp) combinations with merged catalog attributes (SI units), each priced
+    by the instances that hold it (:mod:`sloserve.model.pricing`; a scenario's per-GPU price replaces that)."""
     g = scenario_gpus(sc) if gpus is None else gpus
     m = catalog.models().loc[list(sc.models)].reset_index(drop=True)
     q = catalog.precisions().loc[list(sc.precisions)].reset_index(drop=True)
     par = pd.DataFrame([(t, p) for t in sc.options.tp_degrees for p in sc.options.pp_degrees], columns=["tp", "pp"])
-    df = (m[["model", "total_params_b", "active_params_b", "layers", "hidden_size", "num_kv_heads", "head_dim"]]
-          .merge(g[["gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
-                    "gpus_per_node", "price_per_gpu_hour"]], how="cross")
-          .merge(q[["precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor"]], how="cross")
+    arch = [c for c in ARCHITECTURE_COLUMNS if c in m]
+    df = (m[["model"] + arch]
+          .merge(g[list(GPU_COLUMNS)], how="cross")
+          .merge(q[list(PRECISION_COLUMNS)], how="cross")
           .merge(par, how="cross"))
+    df = add_si_columns(df)
+    overrides = {gid: o.price_per_gpu_hour for gid, o in sc.gpu_overrides.items() if o.price_per_gpu_hour is not None}
+    df = pricing.price_configs(df, overrides, mode=sc.options.instance_pricing)
+    df.insert(0, "config", [config_id(*r) for r in zip(df["model"], df["gpu"], df["precision"], df["tp"], df["pp"])])
+    return df
+
+
+def add_si_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Catalog units -> the SI columns the performance model reads (parameters, bytes, FLOP/s, bytes/s),
+    for a frame of merged model, GPU and precision rows with ``tp`` and ``pp``."""
     df = df.rename(columns={"kv_bytes": "kv_bytes_per_value"})
     df["total_params"] = df["total_params_b"] * 1e9
     df["active_params"] = df["active_params_b"] * 1e9
@@ -56,9 +72,13 @@ def candidate_configs(sc: Scenario, gpus: pd.DataFrame | None = None) -> pd.Data
     df["hbm_bandwidth_Bps"] = df["hbm_bandwidth_gbps"] * 1e9
     df["interconnect_Bps"] = df["interconnect_gbps"] * 1e9
     df["gpus"] = df["tp"] * df["pp"]
-    df["cost_per_hour"] = df["price_per_gpu_hour"] * df["gpus"]
-    df.insert(0, "config", [config_id(*r) for r in zip(df["model"], df["gpu"], df["precision"], df["tp"], df["pp"])])
     return df
+
+
+#: the catalog's GPU and precision columns a configuration carries
+GPU_COLUMNS = ("gpu", "memory_gib", "bf16_tflops", "fp8_tflops", "hbm_bandwidth_gbps", "interconnect_gbps",
+               "gpus_per_node")
+PRECISION_COLUMNS = ("precision", "bytes_per_weight", "kv_bytes", "compute", "speed_factor")
 
 
 def query_type_frame(sc: Scenario) -> pd.DataFrame:
@@ -67,7 +87,7 @@ def query_type_frame(sc: Scenario) -> pd.DataFrame:
         "ttft_slo_s": q.ttft_slo_s, "tpot_slo_s": q.tpot_slo_s, "e2e_slo_s": q.e2e_slo_s,
         "max_error": q.max_error, "max_unserved": q.max_unserved, "unserved_penalty": q.unserved_penalty,
         "slo_attainment": q.slo_attainment,
-        "family": q.family,
+        "family": q.family, "error_mode": q.error_mode,
     } for q in sc.query_types]
     df = pd.DataFrame(rows)
     for col in ("ttft_slo_s", "tpot_slo_s", "e2e_slo_s", "slo_attainment"):
@@ -76,14 +96,25 @@ def query_type_frame(sc: Scenario) -> pd.DataFrame:
 
 
 def route_errors(routes: pd.DataFrame, qt: pd.DataFrame, configs: pd.DataFrame) -> np.ndarray:
-    """e_ic = 1 − accuracy(model, family_i) · recovery(precision), from the catalog."""
+    """e_ic = 1 − accuracy(model, family_i) · recovery(model, precision), from the catalog (the recovery of a
+    quantised precision depends on the model's size: ``catalog.accuracy_recovery``)."""
     acc = catalog.model_errors().set_index(["model", "family"])["accuracy"]
-    rec = catalog.precisions()["accuracy_recovery"]
     fam = qt.set_index("query_type")["family"].reindex(routes["query_type"]).to_numpy()
     cfg = configs.set_index("config").loc[routes["config"], ["model", "precision"]]
     a = acc.reindex(pd.MultiIndex.from_arrays([cfg["model"].to_numpy(), fam])).to_numpy(dtype=float)
-    r = rec.reindex(cfg["precision"].to_numpy()).to_numpy(dtype=float)
+    r = catalog.accuracy_recovery(cfg["model"].to_numpy(), cfg["precision"].to_numpy()).to_numpy(dtype=float)
     return np.clip(1.0 - a * r, 0.0, 1.0)
+
+
+def per_route_error_filter(routes: pd.DataFrame, qt: pd.DataFrame) -> np.ndarray:
+    """True for the routes a query type's ``error_mode`` keeps: every route in ``mean`` mode (the error limit
+    binds the traffic-weighted mean, as in the seed paper), only routes with e_ic ≤ ε_i in ``per_route`` mode
+    (a route above the limit is not a route)."""
+    q = qt.set_index("query_type")
+    mode = q["error_mode"].reindex(routes["query_type"]).to_numpy() if "error_mode" in q else \
+        np.full(len(routes), "mean")
+    limit = q["max_error"].reindex(routes["query_type"]).to_numpy(dtype=float)
+    return (mode != "per_route") | (routes["error"].to_numpy(dtype=float) <= limit * (1 + 1e-12))
 
 
 def compile_scenario(sc: Scenario) -> Compiled:
@@ -98,6 +129,14 @@ def compile_scenario(sc: Scenario) -> Compiled:
     infeasible = cfg_out.loc[~cfg_out["feasible"].astype(bool)]
     dropped = {"configs_infeasible": infeasible["infeasible_reason"].value_counts().to_dict(),
                "candidate_configs": int(len(cand)), "candidate_routes": int(len(cand) * len(qt))}
+    routes.insert(5, "error", route_errors(routes, qt, cand))
+    keep_err = per_route_error_filter(routes, qt)
+    dropped["routes_above_error_limit"] = int((~keep_err).sum())
+    best = routes.groupby("query_type")["error"].min()
+    kept_types = set(routes.loc[keep_err, "query_type"])
+    # query types whose routes within the SLOs are all above their error limit (per_route): the best error there was
+    dropped["error_limited"] = {str(k): round(float(v), 4) for k, v in best.items() if k not in kept_types}
+    routes = routes.loc[keep_err].reset_index(drop=True)
     used = set(routes["config"])
     feas = cfg_out.loc[cfg_out["feasible"].astype(bool) & cfg_out["config"].isin(used)].reset_index(drop=True)
     dropped["configs_without_route"] = int(cfg_out["feasible"].astype(bool).sum() - len(feas))
@@ -106,7 +145,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
     maxrep = np.floor(a / feas["gpus"].to_numpy())  # NaN (an empty cell) = no limit
     configs = feas[["config", "model", "gpu", "precision", "tp", "pp", "gpus", "cost_per_hour", "kv_bytes"]].copy()
     configs["max_replicas"] = maxrep
-    for extra_col in ("weight_bytes", "kv_bytes_per_token"):
+    for extra_col in ("weight_bytes", "kv_bytes_per_token", "instance_type", "instance_gpus", "instances",
+                      "spare_gpus"):
         if extra_col in feas:
             configs[extra_col] = feas[extra_col].to_numpy()
     # configurations that can never hold a replica (availability) go too, counted
@@ -114,22 +154,23 @@ def compile_scenario(sc: Scenario) -> Compiled:
     dropped["configs_unavailable"] = int((~keep).sum())
     configs = configs.loc[keep].reset_index(drop=True)
     kept = feas.loc[keep.to_numpy()].reset_index(drop=True)
-    config_perf = perf.step_coefficients(kept, kept["weight_bytes"], perf.weight_bytes(kept["active_params"],
-                                         kept["bytes_per_weight"]), kept["kv_bytes_per_token"])
+    config_perf = perf.step_table(kept)
 
+    served_before = set(routes.loc[routes["config"].isin(set(feas["config"])), "query_type"])
     routes = routes.loc[routes["config"].isin(set(configs["config"]))].reset_index(drop=True)
-    routes.insert(5, "error", route_errors(routes, qt, configs))
     route_cols = ["query_type", "config", "ttft_s", "tpot_s", "e2e_s", "error", "capacity_rps", "kv_byte_seconds"]
     routes = routes[route_cols + [c for c in routes.columns if c not in route_cols]]
     without = sorted(set(qt["query_type"]) - set(routes["query_type"]))
     dropped["query_types_without_route"] = without
+    # of those, the types some configuration meets the SLOs of, on GPUs that are not available
+    dropped["query_types_unavailable"] = sorted(set(without) & served_before)
 
     gpus = gpu_rows[["gpu", "available", "price_per_gpu_hour"]].copy()
     models = pd.DataFrame({"model": list(sc.models), "fixed_cost_per_hour": [sc.model_fixed_cost.get(m, 0.0) for m in sc.models]})
     options = opts.planner_options()
     extra = {"dropped": dropped, "compile_seconds": round(time.perf_counter() - t0, 4), "source": sc.source,
              "tp_degrees": list(opts.tp_degrees), "pp_degrees": list(opts.pp_degrees), "max_batch": opts.max_batch,
-             "memory_fraction": opts.memory_fraction}
+             "memory_fraction": opts.memory_fraction, "instance_pricing": opts.instance_pricing}
     return Compiled(name=sc.name, query_types=qt, configs=configs, routes=routes, gpus=gpus, models=models,
                     options=options, extra=extra, config_perf=config_perf)
 
@@ -152,10 +193,17 @@ def dropped_report(c: Compiled) -> list[str]:
             out.append(f"  {n} infeasible: {reason}")
         if d.get("configs_without_route"):
             out.append(f"  {d['configs_without_route']} meet no query type's SLOs")
+        if d.get("routes_above_error_limit"):
+            out.append(f"  {d['routes_above_error_limit']} routes above their query type's error limit "
+                       "(error_mode per_route)")
         if d.get("configs_unavailable"):
             out.append(f"  {d['configs_unavailable']} need more GPUs than are available")
         out.append(f"{d.get('candidate_routes', '?')} candidate routes -> {len(c.routes)} feasible")
-        if d.get("query_types_without_route"):
-            out.append(f"  query types with NO feasible route (no configuration meets their SLOs): "
-                       f"{', '.join(d['query_types_without_route'])}")
+        unavailable = set(d.get("query_types_unavailable") or [])
+        slo = [q for q in d.get("query_types_without_route") or [] if q not in unavailable]
+        if slo:
+            out.append(f"  query types with NO feasible route (no configuration meets their SLOs): {', '.join(slo)}")
+        if unavailable:
+            out.append(f"  query types with NO feasible route (the configurations that meet their SLOs need more "
+                       f"GPUs than are available): {', '.join(sorted(unavailable))}")
     return out

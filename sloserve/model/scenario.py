@@ -6,8 +6,7 @@ The YAML schema is documented in ``docs/scenario.md``.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields, asdict, replace
+from dataclasses import dataclass, field, asdict, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,12 @@ from typing import Any
 import yaml
 
 from . import catalog
+from . import validate as V
 from ..errors import InputError
-from ..problem.options import SLO_MODES, ScenarioOptions, scenario_options_dict
+from ..paths import read_bytes
+from ..problem import limits
+from ..problem.options import ERROR_MODES, INSTANCE_PRICING, SLO_MODES, ScenarioOptions, scenario_options_dict
+from ..safeload import load_yaml
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -37,6 +40,7 @@ class QueryType:
     max_unserved: float = 0.0
     unserved_penalty: float = 0.0  # $ per unserved request
     slo_attainment: float | None = None  # share of requests that must meet every SLO in simulation (None: no target)
+    error_mode: str = "per_route"  # per_route: no route above max_error | mean: the traffic-weighted mean
 
 
 @dataclass(frozen=True)
@@ -88,182 +92,114 @@ class Scenario:
         return text
 
 
-# ---- validation helpers ---------------------------------------------------------------------
+# ---- the file's schema: one line per field ---------------------------------------------------------
+# (check, required, default, nullable) per key; sloserve.model.validate does the checking and the messages.
 
-class _V:
-    """Field validators bound to one file, raising InputError with the field path."""
+TP_ALLOWED = (1, 2, 4, 8)
+PP_ALLOWED = (1, 2, 3, 4, 8)
+_FRACTION = V.number(lo=0, hi=1)
+_SLO = V.number(lo=0, lo_open=True, hi=limits.SLO_S)
 
-    def __init__(self, file: str):
-        self.file = file
-
-    def fail(self, fld: str, msg: str):
-        raise InputError(self.file, fld, msg)
-
-    def mapping(self, d, fld: str, allowed: set[str] | None = None) -> dict:
-        if not isinstance(d, dict):
-            self.fail(fld, f"must be a mapping, got {type(d).__name__}")
-        if allowed is not None:
-            extra = sorted(set(d) - allowed)
-            if extra:
-                self.fail(f"{fld}.{extra[0]}" if fld else extra[0], f"unknown field; allowed: {sorted(allowed)}")
-        return d
-
-    def number(self, v, fld: str, *, lo: float | None = None, hi: float | None = None, positive=False,
-               integer=False, optional=False):
-        if v is None and optional:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            self.fail(fld, f"must be a {'whole ' if integer else ''}number, got {v!r}")
-        if not math.isfinite(v):
-            self.fail(fld, f"must be finite, got {v!r}")
-        if integer and v != int(v):
-            self.fail(fld, f"must be a whole number, got {v!r}")
-        if positive and v <= 0:
-            self.fail(fld, f"must be > 0, got {v!r}")
-        if lo is not None and v < lo:
-            self.fail(fld, f"must be >= {lo}, got {v!r}")
-        if hi is not None and v > hi:
-            self.fail(fld, f"must be <= {hi}, got {v!r}")
-        return int(v) if integer else float(v)
-
-    def string(self, v, fld: str) -> str:
-        if not isinstance(v, str) or not v.strip():
-            self.fail(fld, f"must be a non-empty string, got {v!r}")
-        return v
-
-    def choice(self, v, fld: str, allowed) -> str:
-        if v not in allowed:
-            self.fail(fld, f"unknown value {v!r}; allowed: {sorted(allowed)}")
-        return v
-
-    def str_list(self, v, fld: str, allowed) -> tuple[str, ...]:
-        if not isinstance(v, list) or not v:
-            self.fail(fld, f"must be a non-empty list; allowed values: {sorted(allowed)}")
-        for n, x in enumerate(v):
-            self.choice(x, f"{fld}[{n}]", allowed)
-        if len(set(v)) != len(v):
-            self.fail(fld, "has duplicates")
-        return tuple(v)
-
-    def int_list(self, v, fld: str, allowed) -> tuple[int, ...]:
-        if not isinstance(v, list) or not v:
-            self.fail(fld, f"must be a non-empty list of integers from {sorted(allowed)}")
-        out = []
-        for n, x in enumerate(v):
-            x = self.number(x, f"{fld}[{n}]", integer=True)
-            self.choice(x, f"{fld}[{n}]", allowed)
-            out.append(x)
-        return tuple(sorted(set(out)))
-
-    def boolean(self, v, fld: str) -> bool:
-        if not isinstance(v, bool):
-            self.fail(fld, f"must be true or false, got {v!r}")
-        return v
+QUERY_TYPE_FIELDS: dict[str, V.Field] = {
+    "name": V.Field(V.name(), required=True),
+    "family": V.Field(V.choice(catalog.FAMILIES), required=True),
+    "rate_rps": V.Field(V.number(lo=0, hi=limits.RATE_RPS), required=True),
+    "input_tokens": V.Field(V.number(lo=1, hi=limits.TOKENS, integer=True), required=True),
+    "output_tokens": V.Field(V.number(lo=1, hi=limits.TOKENS, integer=True), required=True),
+    "max_error": V.Field(_FRACTION, required=True),
+    "ttft_slo_s": V.Field(_SLO, nullable=True),
+    "tpot_slo_s": V.Field(_SLO, nullable=True),
+    "e2e_slo_s": V.Field(_SLO, nullable=True),
+    "max_unserved": V.Field(_FRACTION, default=0.0),
+    "unserved_penalty": V.Field(V.number(lo=0, hi=limits.PENALTY), default=0.0),
+    "slo_attainment": V.Field(V.number(lo=0, lo_open=True, hi=1), nullable=True),
+    "error_mode": V.Field(V.choice(ERROR_MODES), default="per_route"),
+}
+GPU_OVERRIDE_FIELDS: dict[str, V.Field] = {
+    "available": V.Field(V.number(lo=0, hi=limits.GPUS, integer=True), nullable=True),
+    "price_per_gpu_hour": V.Field(V.number(lo=0, hi=limits.GPU_PRICE), nullable=True),
+}
+MODEL_FIELDS: dict[str, V.Field] = {
+    "fixed_cost_per_hour": V.Field(V.number(lo=0, hi=limits.DOLLARS_PER_HOUR), default=0.0),
+}
+_DEFAULT_OPTIONS = ScenarioOptions()
+OPTION_FIELDS: dict[str, V.Field] = {
+    "budget_per_hour": V.Field(V.number(lo=0, hi=limits.DOLLARS_PER_HOUR), nullable=True),
+    "utilization_cap": V.Field(V.number(lo=0, lo_open=True, hi=1), default=_DEFAULT_OPTIONS.utilization_cap),
+    "tp_degrees": V.Field(V.one_of_each(TP_ALLOWED, integer=True), default=_DEFAULT_OPTIONS.tp_degrees),
+    "pp_degrees": V.Field(V.one_of_each(PP_ALLOWED, integer=True), default=_DEFAULT_OPTIONS.pp_degrees),
+    "one_parallelism_per_deployment": V.Field(V.boolean(), default=_DEFAULT_OPTIONS.one_parallelism_per_deployment),
+    "max_models": V.Field(V.number(lo=1, hi=limits.MODELS, integer=True), nullable=True),
+    "slo_mode": V.Field(V.choice(SLO_MODES), default=_DEFAULT_OPTIONS.slo_mode),
+    "max_batch": V.Field(V.number(lo=1, hi=limits.BATCH, integer=True), default=_DEFAULT_OPTIONS.max_batch),
+    "memory_fraction": V.Field(V.number(lo=0, lo_open=True, hi=1), default=_DEFAULT_OPTIONS.memory_fraction),
+    "instance_pricing": V.Field(V.choice(INSTANCE_PRICING), default=_DEFAULT_OPTIONS.instance_pricing),
+}
 
 
-_QT_REQUIRED = ("name", "family", "rate_rps", "input_tokens", "output_tokens", "max_error")
-_QT_FIELDS = {f.name for f in fields(QueryType)}
-_OPT_FIELDS = {f.name for f in fields(ScenarioOptions)}
-TP_ALLOWED = {1, 2, 4, 8}
-PP_ALLOWED = {1, 2, 3, 4, 8}
+def _catalog_fields() -> dict[str, V.Field]:
+    g, m, p = catalog.gpus(), catalog.models(), catalog.precisions()
+    return {"models": V.Field(V.one_of_each(list(m.index)), default=tuple(m.index)),
+            "gpus": V.Field(V.one_of_each(list(g.index)), default=tuple(g.index)),
+            "precisions": V.Field(V.one_of_each(list(p.index)), default=tuple(p.index))}
 
 
 def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
-    """Validate a scenario mapping (the YAML form) and build a :class:`Scenario`."""
-    v = _V(file)
-    v.mapping(d, "", {"name", "description", "query_types", "catalog", "gpus", "models", "options"})
-    name = v.string(d.get("name", Path(file).stem), "name")
-    cat_g, cat_m, cat_p = catalog.gpus(), catalog.models(), catalog.precisions()
-    all_g, all_m, all_p = set(cat_g.index), set(cat_m.index), set(cat_p.index)
+    """Validate a scenario mapping (the YAML form) and build a :class:`Scenario`.
 
-    # query types
-    qts_raw = d.get("query_types")
-    if not isinstance(qts_raw, list) or not qts_raw:
-        v.fail("query_types", "must be a non-empty list of query types")
-    qts, seen = [], set()
-    for n, q in enumerate(qts_raw):
-        f = f"query_types[{n}]"
-        v.mapping(q, f, _QT_FIELDS)
-        for req in _QT_REQUIRED:
-            if req not in q:
-                v.fail(f"{f}.{req}", f"missing required field; a query type needs {list(_QT_REQUIRED)}")
-        qn = v.string(q["name"], f"{f}.name")
-        if qn in seen:
-            v.fail(f"{f}.name", f"duplicate query type name {qn!r}")
-        seen.add(qn)
-        qts.append(QueryType(
-            name=qn,
-            family=v.choice(q["family"], f"{f}.family", set(catalog.FAMILIES)),
-            rate_rps=v.number(q["rate_rps"], f"{f}.rate_rps", lo=0),
-            input_tokens=v.number(q["input_tokens"], f"{f}.input_tokens", positive=True, integer=True),
-            output_tokens=v.number(q["output_tokens"], f"{f}.output_tokens", positive=True, integer=True),
-            max_error=v.number(q["max_error"], f"{f}.max_error", lo=0, hi=1),
-            ttft_slo_s=v.number(q.get("ttft_slo_s"), f"{f}.ttft_slo_s", positive=True, optional=True),
-            tpot_slo_s=v.number(q.get("tpot_slo_s"), f"{f}.tpot_slo_s", positive=True, optional=True),
-            e2e_slo_s=v.number(q.get("e2e_slo_s"), f"{f}.e2e_slo_s", positive=True, optional=True),
-            max_unserved=v.number(q.get("max_unserved", 0.0), f"{f}.max_unserved", lo=0, hi=1),
-            unserved_penalty=v.number(q.get("unserved_penalty", 0.0), f"{f}.unserved_penalty", lo=0),
-            slo_attainment=v.number(q.get("slo_attainment"), f"{f}.slo_attainment", positive=True, hi=1, optional=True),
-        ))
+    Sections (``catalog``, ``gpus``, ``models``, ``options``) may be left out for their defaults;
+    given, each must be a mapping (``catalog: []`` is a mistake, not "the defaults")."""
+    def section(key: str, sub: dict[str, V.Field]) -> V.Field:
+        return V.Field(lambda v, fld, fail: V.check_mapping(v, sub, fld, file), default=V.check_mapping({}, sub, key, file))
 
-    # catalog selection
-    cat = v.mapping(d.get("catalog", {}) or {}, "catalog", {"models", "gpus", "precisions"})
-    models = v.str_list(cat["models"], "catalog.models", all_m) if "models" in cat else tuple(cat_m.index)
-    gpus = v.str_list(cat["gpus"], "catalog.gpus", all_g) if "gpus" in cat else tuple(cat_g.index)
-    precs = v.str_list(cat["precisions"], "catalog.precisions", all_p) if "precisions" in cat else tuple(cat_p.index)
+    def query_type(q: Any, fld: str) -> QueryType:
+        return QueryType(**V.check_mapping(q, QUERY_TYPE_FIELDS, fld, file))
 
-    # per-GPU and per-model overrides
-    overrides = {}
-    for g, o in (v.mapping(d.get("gpus", {}) or {}, "gpus")).items():
-        v.choice(g, "gpus", set(gpus))
-        v.mapping(o, f"gpus.{g}", {"available", "price_per_gpu_hour"})
-        overrides[g] = GpuOverride(
-            available=v.number(o.get("available"), f"gpus.{g}.available", lo=0, integer=True, optional=True),
-            price_per_gpu_hour=v.number(o.get("price_per_gpu_hour"), f"gpus.{g}.price_per_gpu_hour", lo=0, optional=True))
-    fixed = {}
-    for m, o in (v.mapping(d.get("models", {}) or {}, "models")).items():
-        v.choice(m, "models", set(models))
-        v.mapping(o, f"models.{m}", {"fixed_cost_per_hour"})
-        fixed[m] = v.number(o.get("fixed_cost_per_hour", 0.0), f"models.{m}.fixed_cost_per_hour", lo=0)
+    top = V.check_mapping(d, {
+        "name": V.Field(V.name(), default=Path(file).stem),
+        "description": V.Field(V.text(), default=""),
+        "query_types": V.Field(V.list_of(query_type, what="query types"), required=True),
+        "catalog": section("catalog", _catalog_fields()),
+        "gpus": V.Field(lambda v, fld, fail: v, default={}),  # checked below, against the catalog chosen
+        "models": V.Field(lambda v, fld, fail: v, default={}),
+        "options": section("options", OPTION_FIELDS),
+    }, "", file)
+    if isinstance(d, dict) and "name" not in d:  # the file's stem stands in: it must be a usable name too
+        msg = limits.name_problem(top["name"])
+        if msg:
+            raise InputError(file, "name", f"missing, and the file name stands in for it: {msg}; add a name: line")
+    seen: dict[str, int] = {}
+    for n, q in enumerate(top["query_types"]):
+        if q.name in seen:
+            raise InputError(file, f"query_types[{n}].name",
+                             f"duplicate query type name {q.name!r} (also query_types[{seen[q.name]}])")
+        seen[q.name] = n
+    cat = top["catalog"]
+    overrides = V.keyed(cat["gpus"], lambda o, fld: GpuOverride(**V.check_mapping(o, GPU_OVERRIDE_FIELDS, fld, file)),
+                        what="GPU types chosen in catalog.gpus")(top["gpus"], "gpus", _fail(file))
+    fixed = V.keyed(cat["models"], lambda o, fld: V.check_mapping(o, MODEL_FIELDS, fld, file)["fixed_cost_per_hour"],
+                    what="models chosen in catalog.models")(top["models"], "models", _fail(file))
+    return Scenario(name=top["name"], query_types=tuple(top["query_types"]), models=cat["models"], gpus=cat["gpus"],
+                    precisions=cat["precisions"], options=ScenarioOptions(**top["options"]),
+                    gpu_overrides=overrides, model_fixed_cost=fixed, description=top["description"], source=file)
 
-    # options
-    o = v.mapping(d.get("options", {}) or {}, "options", _OPT_FIELDS)
-    dflt = ScenarioOptions()
-    opts = ScenarioOptions(
-        budget_per_hour=v.number(o.get("budget_per_hour"), "options.budget_per_hour", lo=0, optional=True),
-        utilization_cap=v.number(o.get("utilization_cap", dflt.utilization_cap), "options.utilization_cap", positive=True, hi=1),
-        tp_degrees=v.int_list(o["tp_degrees"], "options.tp_degrees", TP_ALLOWED) if "tp_degrees" in o else dflt.tp_degrees,
-        pp_degrees=v.int_list(o["pp_degrees"], "options.pp_degrees", PP_ALLOWED) if "pp_degrees" in o else dflt.pp_degrees,
-        one_parallelism_per_deployment=v.boolean(o.get("one_parallelism_per_deployment", True), "options.one_parallelism_per_deployment"),
-        max_models=v.number(o.get("max_models"), "options.max_models", lo=1, integer=True, optional=True),
-        slo_mode=v.choice(o.get("slo_mode", dflt.slo_mode), "options.slo_mode", set(SLO_MODES)),
-        max_batch=v.number(o.get("max_batch", dflt.max_batch), "options.max_batch", lo=1, integer=True),
-        memory_fraction=v.number(o.get("memory_fraction", dflt.memory_fraction), "options.memory_fraction", positive=True, hi=1),
-    )
-    return Scenario(name=name, query_types=tuple(qts), models=models, gpus=gpus, precisions=precs, options=opts,
-                    gpu_overrides=overrides, model_fixed_cost=fixed, description=str(d.get("description", "")),
-                    source=file)
+
+def _fail(file: str):
+    def fail(fld: str, msg: str):
+        raise InputError(file, fld, msg)
+    return fail
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(str(p), None, "no such scenario file") from None
-    except (IsADirectoryError, UnicodeDecodeError) as e:
-        raise InputError(str(p), None, f"cannot read as a YAML scenario: {e}") from None
-    return loads_scenario(text, str(p))
+    if not p.exists():
+        raise InputError(str(p), None, "no such scenario file")
+    return loads_scenario(read_bytes(p, "scenario file"), str(p))
 
 
-def loads_scenario(text: str, file: str = "<scenario>") -> Scenario:
-    try:
-        d = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise InputError(file, None, f"YAML syntax error: {where}{getattr(e, 'problem', None) or e}") from None
+def loads_scenario(text: str | bytes, file: str = "<scenario>") -> Scenario:
+    d = load_yaml(text, file)  # duplicate keys, alias bombs and deep nesting refused there
     if d is None:
         raise InputError(file, None, "empty file; a scenario needs name, query_types and (optionally) catalog and options")
     return scenario_from_dict(d, file)

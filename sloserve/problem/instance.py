@@ -14,7 +14,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..vocab import SECONDS_PER_HOUR
+from .limits import PLANNED_REPLICAS, SMALLEST_LOAD, fmt
 from .tables import Compiled, Options
 
 
@@ -141,6 +143,45 @@ class Instance:
 
     def fixed_cost_of(self, y, x=None) -> float:
         return float(self.fixed_cost @ self.models_selected(y, x))
+
+
+def fewest_replicas(inst: Instance) -> float:
+    """A lower bound on the replicas any plan needs: each type's served share on its fastest route."""
+    best = np.zeros(inst.I)
+    np.maximum.at(best, inst.route_i, inst.mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.where(best > 0, inst.lam * (1 - inst.max_unserved) / (inst.rho * best), 0.0)
+    return float(need.sum())
+
+
+def check_scale(inst: Instance) -> None:
+    """Refuse a problem every plan of which needs more than :data:`~sloserve.problem.limits.PLANNED_REPLICAS`
+    replicas: no method's answer could be certified there (the limit and its reason: docs/inputs.md)."""
+    n = fewest_replicas(inst)
+    if n > PLANNED_REPLICAS.value:
+        src = str(inst.compiled.extra.get("source") or inst.compiled.name)
+        raise InputError(src, "rate_rps", f"every plan needs at least {n:.3g} replicas, more than "
+                                          f"{PLANNED_REPLICAS.describe()}; lower the arrival rates")
+
+
+def check_smallest_load(inst: Instance) -> None:
+    """Refuse positive traffic so small that a route would carry less than
+    :data:`~sloserve.problem.limits.SMALLEST_LOAD` of a replica: within its tolerances a solver may
+    then route it to a configuration without replicas (measured: the MILP does at 1e-6 requests/s on
+    a replica serving 20). For rates a user wrote; forecasts (rolling) are not refused here."""
+    lam = inst.lam[inst.route_i]
+    load = lam / (inst.rho * inst.mu)
+    tiny = (lam > 0) & (load < SMALLEST_LOAD.value)
+    if not tiny.any():
+        return
+    r = int(np.flatnonzero(tiny)[np.argmin(load[tiny])])
+    i, c = inst.route_i[r], inst.route_c[r]
+    least = SMALLEST_LOAD.value * inst.rho * float(inst.mu[inst.route_i == i].max())
+    src = str(inst.compiled.extra.get("source") or inst.compiled.name)
+    raise InputError(src, f"query type {inst.query_types[i]}.rate_rps",
+                     f"{inst.lam[i]:.3g} requests/s is {load[r]:.2g} of one replica of {inst.configs[c]}, below the "
+                     f"smallest load of {fmt(SMALLEST_LOAD.value)} replicas that the solvers can tell from no traffic; "
+                     f"write 0, or at least {least:.2g} requests/s")
 
 
 def build_instance(c: Compiled) -> Instance:

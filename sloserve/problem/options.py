@@ -11,6 +11,9 @@ from typing import Any
 
 #: how latency SLOs bind: every route within every SLO (per_route), or E2E only on average (mean)
 SLO_MODES = ("per_route", "mean")
+#: how a query type's error limit binds (a per-query-type field): no route above it (per_route), or the
+#: traffic-weighted mean of its routes (mean, the seed paper's constraint)
+ERROR_MODES = ("per_route", "mean")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ScenarioOptions(Options):
     pp_degrees: tuple[int, ...] = (1, 2)  # pipeline-parallel degrees considered
     max_batch: int = 256  # largest design batch considered, sequences in flight per replica
     memory_fraction: float = 0.9  # γ, usable share of GPU memory
+    instance_pricing: str = "whole"  # whole: a replica pays for the whole instances holding it | per_gpu
 
     def planner_options(self) -> Options:
         """The :class:`Options` part (what the compiled tables carry)."""
@@ -40,7 +44,10 @@ class ScenarioOptions(Options):
 
 #: the order in which a scenario file lists its options
 SCENARIO_OPTION_ORDER = ("budget_per_hour", "utilization_cap", "tp_degrees", "pp_degrees",
-                         "one_parallelism_per_deployment", "max_models", "slo_mode", "max_batch", "memory_fraction")
+                         "one_parallelism_per_deployment", "max_models", "slo_mode", "max_batch", "memory_fraction",
+                         "instance_pricing")
+#: how a configuration is priced from the instance catalog (sloserve.model.pricing)
+INSTANCE_PRICING = ("whole", "per_gpu")
 
 
 def scenario_options_dict(o: ScenarioOptions, keys=SCENARIO_OPTION_ORDER) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 from dataclasses import dataclass, field, asdict
@@ -12,8 +13,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..paths import read_bytes, write_text
+from ..safeload import load_json
 from ..vocab import Status
+from . import limits as L
 from .instance import Instance
+from .limits import name_problem, number_problem, show
 
 STATUSES = tuple(str(s) for s in Status)
 
@@ -46,55 +51,128 @@ class Plan:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2, default=_plain) + "\n"
         if path is not None:
-            Path(path).write_text(text)
+            write_text(path, text, "plan file")
         return text
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], file: str = "plan") -> "Plan":
+        """A plan from its JSON form, validated against :data:`PLAN_SCHEMA` (types, ranges, no
+        duplicate routes); constraint violations are the checker's to report, not this function's."""
         if not isinstance(d, dict):
-            raise InputError(file, None, "a plan must be a JSON object")
-        for key in ("replicas", "routing", "unserved"):
+            raise InputError(file, None, f"a plan must be a JSON object, got {show(d)}")
+        for key in REQUIRED_KEYS:
             if key not in d:
-                raise InputError(file, key, "missing field; a plan needs replicas, routing and unserved")
-        reps = d["replicas"]
-        if not isinstance(reps, dict):
-            raise InputError(file, "replicas", "must be an object {config: count}")
-        for k, v in reps.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                raise InputError(file, f"replicas.{k}", f"must be a number, got {v!r}")
-        routing = d["routing"]
-        if not isinstance(routing, list):
-            raise InputError(file, "routing", "must be a list of {query_type, config, fraction}")
-        for n, r in enumerate(routing):
-            if not isinstance(r, dict) or not {"query_type", "config", "fraction"} <= set(r):
-                raise InputError(file, f"routing[{n}]", "must have query_type, config and fraction")
-            if not isinstance(r["fraction"], (int, float)) or not math.isfinite(r["fraction"]):
-                raise InputError(file, f"routing[{n}].fraction", f"must be a number, got {r['fraction']!r}")
-        uns = d["unserved"]
-        if not isinstance(uns, dict):
-            raise InputError(file, "unserved", "must be an object {query_type: fraction}")
-        for k, v in uns.items():
-            if not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise InputError(file, f"unserved.{k}", f"must be a number, got {v!r}")
-        status = d.get("status", "feasible")
-        if status not in STATUSES:
-            raise InputError(file, "status", f"must be one of {list(STATUSES)}, got {status!r}")
-        known = {"scenario", "method", "status", "objective", "bound", "runtime_s", "replicas", "routing", "unserved"}
-        return cls(scenario=str(d.get("scenario", "")), method=str(d.get("method", "")), status=status,
+                raise InputError(file, key, f"missing field; a plan needs {list(REQUIRED_KEYS)}")
+        for key, check in PLAN_SCHEMA.items():
+            if key in d:
+                check(d[key], key, file)
+        known = set(PLAN_SCHEMA)
+        return cls(scenario=d["scenario"], method=d.get("method", ""), status=d.get("status", "feasible"),
                    objective=d.get("objective"), bound=d.get("bound"), runtime_s=float(d.get("runtime_s") or 0.0),
-                   replicas=dict(reps), routing=list(routing), unserved=dict(uns),
+                   replicas=dict(d["replicas"]), routing=[dict(r) for r in d["routing"]], unserved=dict(d["unserved"]),
                    extra={k: v for k, v in d.items() if k not in known})
 
     @classmethod
     def read(cls, path: str | Path) -> "Plan":
         p = Path(path)
-        try:
-            d = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise InputError(str(p), None, "no such plan file") from None
-        except json.JSONDecodeError as e:
-            raise InputError(str(p), None, f"invalid JSON: {e}") from None
-        return cls.from_dict(d, str(p))
+        if not p.exists():
+            raise InputError(str(p), None, "no such plan file")
+        return cls.from_dict(load_json(read_bytes(p, "plan file"), str(p)), str(p))
+
+
+# ---- the plan file's schema -------------------------------------------------------------------
+
+def _fail(file, fld, msg):
+    raise InputError(file, fld, msg)
+
+
+def _string(v, fld, file):
+    if not isinstance(v, str):
+        _fail(file, fld, f"must be a string, got {show(v)}")
+
+
+def _name(v, fld, file):
+    msg = name_problem(v, config_id=True)
+    if msg:
+        _fail(file, fld, msg)
+
+
+def _number(nullable=False, **kw):
+    def check(v, fld, file):
+        if v is None and nullable:
+            return
+        msg = number_problem(v, **kw)
+        if msg:
+            _fail(file, fld, msg.replace("must be ", "must be null or ", 1) if nullable else msg)
+    return check
+
+
+def _status(v, fld, file):
+    if not isinstance(v, str) or v not in STATUSES:
+        _fail(file, fld, f"must be one of {list(STATUSES)}, got {show(v)}")
+
+
+def _counts(what, value):
+    def check(v, fld, file):
+        if not isinstance(v, dict):
+            _fail(file, fld, f"must be an object {{{what}: {value[0]}}}, got {show(v)}")
+        for k, x in v.items():
+            _name(k, f"{fld}.{k}", file)
+            value[1](x, f"{fld}.{k}", file)
+    return check
+
+
+ROUTE_KEYS = ("query_type", "config", "fraction")
+
+
+def _routing(v, fld, file):
+    if not isinstance(v, list):
+        _fail(file, fld, f"must be a list of {{query_type, config, fraction}}, got {show(v)}")
+    seen: dict[tuple[str, str], int] = {}
+    for n, r in enumerate(v):
+        f = f"{fld}[{n}]"
+        if not isinstance(r, dict):
+            _fail(file, f, f"must be an object {{query_type, config, fraction}}, got {show(r)}")
+        for k in r:
+            if k not in ROUTE_KEYS:
+                close = difflib.get_close_matches(str(k), ROUTE_KEYS, n=1)
+                _fail(file, f"{f}.{k}", "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
+                      + f"; a routing entry has {list(ROUTE_KEYS)}")
+        for k in ROUTE_KEYS:
+            if k not in r:
+                _fail(file, f"{f}.{k}", f"missing field; a routing entry has {list(ROUTE_KEYS)}")
+        _name(r["query_type"], f"{f}.query_type", file)
+        _name(r["config"], f"{f}.config", file)
+        _number()(r["fraction"], f"{f}.fraction", file)
+        key = (r["query_type"], r["config"])
+        if key in seen:
+            _fail(file, f, f"the route ({key[0]}, {key[1]}) is listed twice (also {fld}[{seen[key]}]); "
+                           "give each route one fraction")
+        seen[key] = n
+
+
+REQUIRED_KEYS = ("scenario", "replicas", "routing", "unserved")
+#: every key a plan file's reader checks; any other key (a method's statistics) is kept in Plan.extra
+PLAN_SCHEMA = {
+    "scenario": _name,
+    "method": _string,
+    "status": _status,
+    "objective": _number(nullable=True),
+    "bound": _number(nullable=True),
+    "runtime_s": _number(lo=0),
+    "replicas": _counts("config", ("count", _number(hi=L.REPLICAS))),
+    "routing": _routing,
+    "unserved": _counts("query_type", ("fraction", _number())),
+}
+
+
+def check_plan_is_for(plan: Plan, problem_name: str, file: str = "plan") -> None:
+    """A plan is checked (or warm-starts) only against the problem it was made for: its
+    ``scenario`` must be the problem's name."""
+    if plan.scenario != problem_name:
+        raise InputError(file, "scenario", f"the plan is for {plan.scenario!r}, the problem is {problem_name!r}; "
+                                           f"use the plan made for this problem (if the problem was only renamed, "
+                                           f"set \"scenario\": \"{problem_name}\" in the plan file)")
 
 
 def _plain(o):
@@ -149,9 +227,8 @@ def arrays_from_plan(inst: Instance, plan: Plan) -> PlanArrays:
     for r in plan.routing:
         key = (r["query_type"], r["config"])
         idx = inst.route_index.get(key)
-        if idx is None:
-            if r["fraction"] != 0:
-                unknown.append(f"routing: ({r['query_type']!r}, {r['config']!r}) is not a feasible route")
+        if idx is None:  # reported even with a zero fraction: a plan naming routes that do not exist is not this problem's
+            unknown.append(f"routing: ({r['query_type']!r}, {r['config']!r}) is not a route of this problem")
         else:
             x[idx] += r["fraction"]
     for q, v in plan.unserved.items():

@@ -91,3 +91,40 @@ def capacity_table(compiled: Compiled, routes: pd.DataFrame | None = None, *, lo
     df = pd.DataFrame(rows)
     df["kind"] = [route_kind(a, b) for a, b in zip(df["input_tokens"], df["output_tokens"])]
     return df
+
+
+def slo_capacity(compiled: Compiled, query_type: str, config: str, *, attainment: float = 0.9, requests: int = 1500,
+                 engine: EngineOptions = EngineOptions(), seed: int = 0, lo: float = 0.02, hi: float = 4.0,
+                 steps: int = 7) -> float:
+    """The largest Poisson arrival rate, as a multiple of μ, at which one replica of ``config`` still
+    serves ``query_type`` with at least ``attainment`` of its requests within every SLO (bisection
+    over [lo, hi] × μ, ``steps`` halvings; 0 when even ``lo`` × μ misses). The planner assumes the
+    utilisation cap ρ̄ × μ is safe: a value below ρ̄ says that route is over-committed."""
+    one = single_route(compiled, query_type, config)
+    r = one.routes.iloc[0]
+    q = one.query_types.iloc[0]
+    mu = float(r["capacity_rps"])
+    checked = dataclasses.replace(one, query_types=one.query_types.assign(rate_rps=mu * 0.5, max_error=1.0,
+                                                                        max_unserved=0.0))
+    plan = Plan(scenario=one.name, method="one replica", status="feasible", objective=None, replicas={config: 1},
+                routing=[{"query_type": str(q["query_type"]), "config": config, "fraction": 1.0}],
+                unserved={str(q["query_type"]): 0.0})
+    base = np.random.default_rng(seed).exponential(1.0, requests)  # unit-rate gaps, rescaled per load
+
+    def ok(load: float) -> bool:
+        t = np.cumsum(base / (load * mu))
+        arr = Arrivals(t - t[0], np.full(requests, int(round(q["input_tokens"]))),
+                       np.full(requests, int(round(q["output_tokens"]))), np.zeros(requests, dtype=np.int64),
+                       (str(q["query_type"]),))
+        res = simulate(checked, plan, arr, engine=engine, seed=seed)
+        return float(res.summary["slo_attainment"].iloc[0]) >= attainment
+
+    if not ok(lo):
+        return 0.0
+    if ok(hi):
+        return hi
+    a, b = lo, hi
+    for _ in range(steps):
+        m = (a * b) ** 0.5  # geometric bisection: loads span two orders of magnitude
+        a, b = (m, b) if ok(m) else (a, m)
+    return a

@@ -32,6 +32,7 @@ never fit the KV cache of its replica, even alone, is ``rejected`` (reported, ne
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -86,6 +87,12 @@ class RequestTable:
         return len(self.prompt)
 
 
+class _Running(list):
+    """The running jobs, with the next round's KV need the engine knows (see the scheduler contract)."""
+
+    next_round_tokens: int = 0
+
+
 class _Waiting:
     """What ``admit`` is told of the waiting jobs — how many there are (schedulers keep their own queue)."""
 
@@ -109,7 +116,7 @@ class ReplicaEngine:
                  scheduler: Scheduler, table: RequestTable, timeseries=None):
         self.index = index
         self.config = config
-        self.st = st
+        self.st = st.scalar() if hasattr(st, "scalar") else st  # floats in the hot loop, same formulas
         self.opts = opts
         self.bs = int(opts.block_size)
         self.total_blocks = int(kv_tokens // self.bs)
@@ -118,13 +125,15 @@ class ReplicaEngine:
         self.max_seqs = int(max_seqs)
         self.budget = max(int(opts.max_num_batched_tokens), self.max_seqs)
         self.sched = scheduler
+        #: call on_token only when the scheduler has one (FCFS ignores tokens)
+        self._on_token = None if type(scheduler).on_token is Scheduler.on_token else scheduler.on_token
         #: admission can only succeed again after an arrival or a departure (vLLM's next-round rule);
         #: schedulers with a predictive test (MC-SF, A_min) are asked every iteration
         self.monotone_admission = bool(getattr(scheduler, "monotone_admission", False))
         self.footprint = paged_footprint(self.bs)
         self.R = table
         self.t = 0.0
-        self.running: list[Job] = []  # started jobs (prefilling or decoding), in start order
+        self.running: _Running = _Running()  # started jobs (prefilling or decoding), in start order
         self.prefilling: list[Job] = []  # running jobs whose current prefill is not done, in admission order
         self.decoding: dict[int, Job] = {}  # running jobs past their prefill, by rid (insertion order)
         self.waiting = _Waiting()
@@ -133,6 +142,8 @@ class ReplicaEngine:
         self.k_dec = 0  # sum of the contexts of decoding jobs, tokens
         self.outstanding_tokens = 0.0  # for routers: prompt tokens to prefill + expected output to come
         self._stale = True  # an arrival or departure since the last admission attempt
+        self._done_heap: list[tuple[int, int]] = []  # (phase at which a decoding job completes, rid)
+        self._done_key: dict[int, int] = {}
         self.ts = timeseries
         self.busy_s = 0.0
         self.iterations = 0
@@ -202,6 +213,7 @@ class ReplicaEngine:
             budget -= c
         if budget > 0 and admission_possible:
             self._stale = False
+            self.running.next_round_tokens = (self.total_blocks - self.free + need) * bs
             for job in self.sched.admit(self.waiting, self.running, self.capacity_tokens, self.footprint):
                 if budget <= 0 or len(self.running) >= self.max_seqs:
                     break
@@ -220,7 +232,7 @@ class ReplicaEngine:
         for job, c in chunks:
             p += c
             pairs += c * R.pre_done[job.rid] + c * c / 2.0
-        dt = float(self.st.step_s(p, pairs, d, self.k_dec, mode=self.opts.step_mode)) * self.opts.step_scale
+        dt = self.st.step_s(p, pairs, d, self.k_dec, mode=self.opts.step_mode) * self.opts.step_scale
         t1 = self.t + dt
         self._account(self.t, t1, len(self.running), 1)
         # 4. tokens: decodes (their blocks), then prefills that completed
@@ -242,8 +254,8 @@ class ReplicaEngine:
         """Advance n ≥ 2 identical decode-only iterations at once when nothing else can happen."""
         if not self.opts.macro_steps or not self.decoding:
             return False
-        R, bs = self.R, self.bs
-        n = min(R.output[rid] - j.generated for rid, j in self.decoding.items())  # to the first completion
+        bs = self.bs
+        n = self._first_completion()  # decode steps to the first completion
         if n < 2:
             return False
         per = [self.cnt[(-self.phase - i) % bs] for i in range(bs)]  # new blocks needed at step i (mod bs)
@@ -259,17 +271,17 @@ class ReplicaEngine:
                 mid = (lo + hi + 1) // 2
                 lo, hi = (mid, hi) if extra(mid) <= self.free else (lo, mid - 1)
             n = lo
-        scale, d, k = self.opts.step_scale, len(self.decoding), self.k_dec
-        if n >= 2 and math.isfinite(until) and self.t + scale * float(self.st.decode_run_s(d, k, n - 1)) >= until:
+        scale, d, k, mode = self.opts.step_scale, len(self.decoding), self.k_dec, self.opts.step_mode
+        if n >= 2 and math.isfinite(until) and self.t + scale * self.st.decode_run_s(d, k, n - 1, mode=mode) >= until:
             lo, hi = 1, n - 1  # iterations may start only before `until`: the m-th starts at t + T(m-1)
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                ok = self.t + scale * float(self.st.decode_run_s(d, k, mid - 1)) < until
+                ok = self.t + scale * self.st.decode_run_s(d, k, mid - 1, mode=mode) < until
                 lo, hi = (mid, hi) if ok else (lo, mid - 1)
             n = lo
         if n < 2:
             return False
-        t1 = self.t + scale * float(self.st.decode_run_s(d, k, n))
+        t1 = self.t + scale * self.st.decode_run_s(d, k, n, mode=mode)
         self._account(self.t, t1, len(self.running), n)
         self.free -= extra(n)
         self._decode_tokens(n, t1)
@@ -277,19 +289,32 @@ class ReplicaEngine:
         return True
 
     # ---- bookkeeping ------------------------------------------------------------------------------
+    def _first_completion(self) -> int:
+        """Decode steps until the first decoding job completes: every decoding job advances by one per
+        step, so out − generated + phase is constant while it decodes (a heap, stale entries skipped)."""
+        h, dec, key = self._done_heap, self.decoding, self._done_key
+        while h and (h[0][1] not in dec or key[h[0][1]] != h[0][0]):
+            heapq.heappop(h)
+        return h[0][0] - self.phase if h else 0
+
     def _decode_tokens(self, n: int, t_end: float) -> None:
         """Every decoding job generates ``n`` tokens (their blocks are allocated); completions at ``t_end``."""
         R = self.R
+        out, exp = R.output, R.expected_out
+        on_token = self._on_token
         finished = []
+        gone = 0.0
         for rid, job in self.decoding.items():
             g0 = job.generated
-            job.generated = g0 + n
-            left = R.expected_out[rid] - g0
+            job.generated = g = g0 + n
+            left = exp[rid] - g0
             if left > 0:
-                self.outstanding_tokens -= min(n, left)
-            self.sched.on_token(job)
-            if job.generated >= R.output[rid]:
+                gone += n if n < left else left
+            if on_token is not None:
+                on_token(job)
+            if g >= out[rid]:
                 finished.append(job)
+        self.outstanding_tokens -= gone
         self.k_dec += n * len(self.decoding)
         self.phase += n
         for job in finished:
@@ -304,7 +329,8 @@ class ReplicaEngine:
         if job.generated < R.expected_out[rid]:
             self.outstanding_tokens -= 1
         job.generated += 1
-        self.sched.on_token(job)
+        if self._on_token is not None:
+            self._on_token(job)
         if job.generated >= R.output[rid]:
             self._complete(job, t_end)
             return
@@ -315,6 +341,9 @@ class ReplicaEngine:
         self.cnt[key] += 1
         self.k_dec += ctx
         self.decoding[rid] = job
+        done_at = R.output[rid] - job.generated + self.phase
+        self._done_key[rid] = done_at
+        heapq.heappush(self._done_heap, (done_at, rid))
 
     def _start(self, job: Job, nb: int) -> None:
         R = self.R

@@ -64,7 +64,9 @@ def type_summary(requests: pd.DataFrame, compiled: Compiled, span_s: float) -> p
             v = v[~np.isnan(v)]
             for p in QUANTILES:
                 row[f"{col[:-2]}_p{int(round(p * 100))}_s"] = float(np.quantile(v, p)) if len(v) else np.nan
-        counted = m & (requests["status"] != "after_horizon").to_numpy()
+        # the requests the plan serves: not those it leaves unserved (u_i, bounded by max_unserved), nor
+        # those arriving after the horizon; rejected (too long for the KV cache) and in flight count as misses
+        counted = m & ~requests["status"].isin(("after_horizon", "unserved")).to_numpy()
         row["slo_attainment"] = float(ok[counted].mean()) if counted.any() else np.nan
         row["attainment_target"] = tgt
         row["goodput_rps"] = float(ok[m].sum() / span_s) if span_s > 0 else np.nan

@@ -6,7 +6,9 @@ Per (method, s) the plan's replicas and routing stay fixed while every iteration
 the scenario's rates × ``demand`` with Gamma inter-arrivals of coefficient of variation ``cv``
 (1 = Poisson). A request is *violated* when it misses an SLO of its type, is still in flight at the
 horizon, or belongs to a type whose mean error of served traffic (× s) exceeds its limit — the same
-rule as the analytic study (:mod:`sloserve.evaluate.stress`). Penalties: the type's
+rule as the analytic study (:mod:`sloserve.evaluate.stress`); requests the plan leaves unserved are
+violated too, but attainment (as in ``docs/metrics.md``) is the share of *served* requests meeting
+every SLO and limit. Penalties: the type's
 ``unserved_penalty``, or ``violation_penalty`` ($/request) when that is 0, per violated request.
 """
 from __future__ import annotations
@@ -52,24 +54,26 @@ def simulated_stress(compiled: Compiled, plans: dict[str, Plan | tuple[Compiled,
         judged = _judged_on(belief, compiled)
         inst = build_instance(judged)
         a = arrays_from_plan(inst, plan)
-        served = np.bincount(inst.route_i, weights=a.x, minlength=inst.I)
+        share = np.bincount(inst.route_i, weights=a.x, minlength=inst.I)
         err = np.bincount(inst.route_i, weights=a.x * inst.error, minlength=inst.I)
         infra = float(inst.cost @ a.y + inst.fixed_cost_of(a.y, a.x))
         for s in factors:
-            mean_err = np.divide(err * (s if errors else 1.0), served, out=np.zeros(inst.I), where=served > 0)
+            mean_err = np.divide(err * (s if errors else 1.0), share, out=np.zeros(inst.I), where=share > 0)
             err_bad = mean_err > inst.max_error * (1 + 1e-9)
             res = simulate(judged, plan, arrivals, engine=dataclasses.replace(engine, step_scale=float(s)),
                            horizon_s=horizon, seed=seed)
             req = res.requests
             counted = (req["status"] != "after_horizon").to_numpy()
+            served = counted & (req["status"] != "unserved").to_numpy()  # attainment: of the served (docs/metrics.md)
             slo_ok = meets_slos(req, judged)
             qi = pd.Index(qt["query_type"]).get_indexer(req["query_type"])
             ok = slo_ok & ~err_bad[qi]
-            bad = counted & ~ok
+            bad = counted & ~ok  # penalties: unserved requests too
             penalty = float((pen[qi] * bad).sum() / duration_s * SECONDS_PER_HOUR)
             rows.append({"method": name, "s": float(s), "demand": demand, "cv": cv,
-                         "latency_attainment": float(slo_ok[counted].mean()) if counted.any() else np.nan,
-                         "attainment": float(ok[counted].mean()) if counted.any() else np.nan,
+                         "latency_attainment": float(slo_ok[served].mean()) if served.any() else np.nan,
+                         "attainment": float(ok[served].mean()) if served.any() else np.nan,
+                         "unserved": float(1 - served[counted].mean()) if counted.any() else np.nan,
                          "violated": float(bad[counted].mean()) if counted.any() else np.nan,
                          "error_violated_types": int(err_bad.sum()), "in_flight": res.counts()["in_flight"],
                          "infra_cost_per_hour": infra, "penalty_per_hour": penalty,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..checker import check
-from ..problem.instance import Instance, build_instance
+from ..problem.instance import Instance, build_instance, check_scale
 from ..problem.plan import Plan, tidy
 from ..problem.tables import Compiled
 from ..registry import Registry
@@ -24,10 +24,12 @@ def load_methods() -> Registry[Method]:
 
 def solve(problem: Compiled | Instance, method: str = "milp", opts: SolveOptions | None = None, **kw) -> Plan:
     """Solve with a registered method, tidy the plan (:func:`~sloserve.problem.plan.tidy`: no idle
-    replicas) and verify it with the independent checker; a rejected plan raises PlanCheckFailed."""
+    replicas) and verify it with the independent checker; a rejected plan raises PlanCheckFailed. A problem
+    every plan of which needs more than 1e8 replicas is refused first (InputError, docs/inputs.md)."""
     fn = METHODS.get(method)
     opts = replace(opts or SolveOptions(), **kw)
     inst = problem if isinstance(problem, Instance) else build_instance(problem)
+    check_scale(inst)  # beyond it no method's plan could be certified: exit 2 with the limit, not a wrong answer
     plan = tidy(inst, fn(inst, opts))
     res = check(inst, plan)
     if not res.ok:

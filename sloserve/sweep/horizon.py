@@ -179,8 +179,10 @@ def _window_row(case: Case, plan, planned_c, actual: np.ndarray, t: int, start_s
 
 
 def _simulate_window(case: Case, plan, planned_c, actual: np.ndarray, t: int, pen: float) -> dict:
-    """Replay ``sim.duration_s`` seconds of the window's demand against its plan; violated = a request
-    missing an SLO, still in flight at the horizon, or left unserved by the plan."""
+    """Replay ``sim.duration_s`` seconds of the window's demand against its plan; violated (charged a
+    penalty) = a request missing an SLO, still in flight at the horizon, or left unserved by the plan;
+    attainment, as in ``docs/metrics.md`` and ``sim.stress``, is the share of *served* requests meeting
+    every SLO."""
     from ..evaluate.rolling import with_rates
     from ..sim.arrivals import synthetic
     from ..sim.metrics import meets_slos
@@ -200,8 +202,10 @@ def _simulate_window(case: Case, plan, planned_c, actual: np.ndarray, t: int, pe
     qi = np.asarray(req["query_type"].map({q: i for i, q in enumerate(qt["query_type"])}), dtype=int)
     p = qt["unserved_penalty"].to_numpy(float)
     p = np.where(p > 0, p, pen)
-    bad = counted & ~ok
-    return {"sim_requests": int(counted.sum()), "sim_attainment": float(ok[counted].mean()) if counted.any() else np.nan,
+    served = counted & (req["status"] != "unserved").to_numpy()  # attainment: of the served (docs/metrics.md)
+    bad = counted & ~ok  # penalties: the plan's unserved requests too, as in sim.stress
+    return {"sim_requests": int(counted.sum()), "sim_attainment": float(ok[served].mean()) if served.any() else np.nan,
+            "sim_unserved": float(1 - served[counted].mean()) if counted.any() else np.nan,
             "sim_penalty_per_hour": float((p[qi] * bad).sum() / dur * SECONDS_PER_HOUR),
             "sim_wall_s": time.perf_counter() - t0}
 

@@ -127,6 +127,8 @@ def rolling_summary(records: pd.DataFrame) -> pd.DataFrame:
     if "sim_attainment" in w.columns:
         out["sim_attainment_mean"] = g["sim_attainment"].mean()
         out["sim_penalty_mean"] = g["sim_penalty_per_hour"].mean()
+        if "sim_unserved" in w.columns:
+            out["sim_unserved_mean"] = g["sim_unserved"].mean()
     return out.reset_index()
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from ..errors import InputError
+from ..paths import write_text
 from .choices import STATISTICS, TOKEN_STATISTICS, TYPE_RATES
 from .label import check_trace_frame, factorize, label_query_types, type_order
 from .profiles import DEFAULT_OPTIONS, SERVICE_DEFAULTS, profile
@@ -55,7 +56,8 @@ def calibration_table(trace: pd.DataFrame, *, window: str | float = "5min", stat
     (= ``rate_<statistic>`` x ``scale``); tokens ``input_mean, input_p50, input_p90, input_p95,
     input_p99, input_min, input_max, input_cv`` (cv = std / mean) and the same for ``output_``;
     the type's token sizes ``input_tokens, output_tokens`` (the ``tokens`` statistic, rounded,
-    at least 1).
+    at least 1: a request has a prompt and produces at least its first token; ``input_tokens_raised``
+    and ``output_tokens_raised`` say where the statistic rounded to 0 and 1 was used instead).
 
     ``type_rates="share"`` (default) gives each type its service's window statistic times the
     type's share of the service's requests, so the types of a service add up to the service's
@@ -124,6 +126,7 @@ def calibration_table(trace: pd.DataFrame, *, window: str | float = "5min", stat
                         f"{pre}_cv": float(v.std() / mu) if mu > 0 else 0.0})
         for col, pre in (("input_tokens", "input"), ("output_tokens", "output")):
             row[col] = max(1, int(round(row[f"{pre}_{tokens}"])))
+            row[f"{col}_raised"] = int(round(row[f"{pre}_{tokens}"])) < 1  # said by calibrate's notes
         rows.append(row)
     df = pd.DataFrame(rows)
     key = sorted(range(len(df)), key=lambda i: (df["service"].iloc[i], type_order(df["query_type"].iloc[i]),
@@ -141,7 +144,8 @@ def calibrate(trace: pd.DataFrame, *, window: str | float = "5min", statistic: s
               types_per_service: int = 3, slo_defaults: Mapping[str, Mapping[str, Any]] | None = None,
               name: str = "calibrated", description: str | None = None, method: str = "kmeans",
               tokens: str = "mean", type_rates: str = "share", seed: int = 0,
-              options: Mapping[str, Any] | None = None, catalog: Mapping[str, Any] | None = None) -> dict:
+              options: Mapping[str, Any] | None = None, catalog: Mapping[str, Any] | None = None,
+              notes: list[str] | None = None) -> dict:
     """A scenario (plain dict in the YAML schema of ``docs/scenario.md``) calibrated from a trace.
 
     Query types come from :func:`label_query_types` (``types_per_service``, ``method``, ``seed``);
@@ -152,13 +156,19 @@ def calibrate(trace: pd.DataFrame, *, window: str | float = "5min", statistic: s
     :data:`SERVICE_DEFAULTS`, overridden per service by ``slo_defaults``
     (``{"code": {"ttft_slo_s": 0.5}, "*": {...}}``; ``"*"`` applies to all services). ``options``
     and ``catalog`` are copied into the scenario (options default to :data:`DEFAULT_OPTIONS`;
-    no catalog = the whole packaged catalog).
+    no catalog = the whole packaged catalog). What the calibration changed on the way (a token
+    statistic of 0 raised to 1) is appended to ``notes``, one line each.
     """
     table = calibration_table(trace, window=window, statistic=statistic, scale=scale,
                               types_per_service=types_per_service, method=method, tokens=tokens,
                               type_rates=type_rates, seed=seed)
     qts = []
     for _, r in table.iterrows():
+        for col in ("input_tokens", "output_tokens"):
+            if r[f"{col}_raised"] and notes is not None:
+                notes.append(f"query type {r['query_type']}: the {tokens} of its {col} is "
+                             f"{r[col.split('_')[0] + '_' + tokens]:.3g}, which rounds to 0; {col} is 1 "
+                             "(a request has a prompt and produces at least one token)")
         p = profile(r["service"], slo_defaults)
         q: dict[str, Any] = {"name": r["query_type"], "family": p["family"], "rate_rps": _sig(r["rate_rps"]),
                              "input_tokens": int(r["input_tokens"]), "output_tokens": int(r["output_tokens"])}
@@ -172,6 +182,7 @@ def calibrate(trace: pd.DataFrame, *, window: str | float = "5min", statistic: s
         elif e2e is not None:
             q["e2e_slo_s"] = float(e2e)
         q["max_error"] = float(p["max_error"])
+        q["error_mode"] = str(p.get("error_mode", "per_route"))
         if p.get("max_unserved"):
             q["max_unserved"] = float(p["max_unserved"])
         if p.get("unserved_penalty"):
@@ -209,7 +220,7 @@ def _attribution_for(sources: Sequence[str] | None) -> str:
 
 
 def write_scenario_yaml(scenario: Mapping[str, Any], path: str | Path | None, *, command: str | None = None,
-                        sources: Sequence[str] | None = None) -> str:
+                        sources: Sequence[str] | None = None, notes: Sequence[str] = ()) -> str:
     """Write ``scenario`` as YAML with a header comment (attribution, calibration command); return the text.
 
     The header carries the CC BY 4.0 credit the Azure traces ask for (``ATTRIBUTION``, plus the
@@ -223,7 +234,8 @@ def write_scenario_yaml(scenario: Mapping[str, Any], path: str | Path | None, *,
         head.append("# Licence: https://creativecommons.org/licenses/by/4.0/ -- rates and token sizes are "
                     "statistics of the trace (changed: aggregated).")
     head.append(f"# Calibrated with: {cmd}")
+    head += [f"# Note: {n}" for n in notes]
     text = "\n".join(head) + "\n" + yaml.safe_dump(dict(scenario), sort_keys=False, width=100)
     if path is not None:
-        Path(path).write_text(text)
+        write_text(path, text, "scenario file")
     return text

@@ -12,4 +12,4 @@ TYPE_RATES = ("share", "independent")
 SLO_FIELDS = ("ttft_slo_s", "tpot_slo_s", "e2e_slo_s")
 #: the fields of a per-service profile (``--slo SERVICE.FIELD=VALUE``)
 PROFILE_FIELDS = ("family", "ttft_slo_s", "tpot_slo_s", "e2e_slo_s", "max_error", "max_unserved",
-                  "unserved_penalty")
+                  "unserved_penalty", "error_mode")

@@ -16,13 +16,13 @@ from .choices import PROFILE_FIELDS, SLO_FIELDS
 #: Sources and reasoning: docs/calibration.md, section "SLO defaults".
 SERVICE_DEFAULTS: dict[str, dict[str, Any]] = {
     "code": {"family": "code", "ttft_slo_s": 1.0, "tpot_slo_s": 0.05, "e2e_slo_s": "derived",
-             "max_error": 0.15, "max_unserved": 0.0, "unserved_penalty": 0.0},
+             "max_error": 0.15, "max_unserved": 0.0, "unserved_penalty": 0.0, "error_mode": "per_route"},
     "conversation": {"family": "conversation", "ttft_slo_s": 1.0, "tpot_slo_s": 0.10, "e2e_slo_s": "derived",
-                     "max_error": 0.20, "max_unserved": 0.0, "unserved_penalty": 0.0},
+                     "max_error": 0.20, "max_unserved": 0.0, "unserved_penalty": 0.0, "error_mode": "per_route"},
     "multimodal": {"family": "conversation", "ttft_slo_s": 2.0, "tpot_slo_s": 0.10, "e2e_slo_s": "derived",
-                   "max_error": 0.20, "max_unserved": 0.0, "unserved_penalty": 0.0},
+                   "max_error": 0.20, "max_unserved": 0.0, "unserved_penalty": 0.0, "error_mode": "per_route"},
     "math": {"family": "math", "ttft_slo_s": 2.0, "tpot_slo_s": 0.10, "e2e_slo_s": "derived",
-             "max_error": 0.30, "max_unserved": 0.0, "unserved_penalty": 0.0},
+             "max_error": 0.30, "max_unserved": 0.0, "unserved_penalty": 0.0, "error_mode": "per_route"},
 }
 #: services not listed above get this profile
 FALLBACK_SERVICE = "conversation"
@@ -55,6 +55,9 @@ def profile(service: str, slo_defaults: Mapping[str, Mapping[str, Any]] | None) 
             raise InputError(None, f"slo_defaults.{service}.{f}", f"must be in [0, 1], got {v!r}")
         if f == "unserved_penalty" and v < 0:
             raise InputError(None, f"slo_defaults.{service}.{f}", f"must be >= 0, got {v!r}")
+    if base.get("error_mode", "per_route") not in ("per_route", "mean"):
+        raise InputError(None, f"slo_defaults.{service}.error_mode",
+                         f"must be one of ['per_route', 'mean'], got {base.get('error_mode')!r}")
     if base.get("family") not in ("conversation", "code", "math"):
         raise InputError(None, f"slo_defaults.{service}.family",
                          f"must be one of ['conversation', 'code', 'math'], got {base.get('family')!r}")

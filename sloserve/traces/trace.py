@@ -30,10 +30,11 @@ Supported inputs
   counts, through ``columns={"arrival": ..., "input_tokens": ..., "output_tokens": ...}``.
 
 Bad rows (wrong number of fields, missing values, unparsable timestamps, non-numeric,
-non-integer or negative token counts) raise :class:`~sloserve.errors.InputError` naming the
+non-integer or negative token counts, counts above their limit: 10 million tokens, 10,000
+images; :mod:`sloserve.problem.limits`) raise :class:`~sloserve.errors.InputError` naming the
 file, the 1-based line number (header = line 1) and the column, or, with
 ``on_bad_rows="skip"``, are dropped and counted in ``df.attrs["skipped"]``. Nothing is
-silently coerced. Blank lines carry no request and are dropped in both modes (counted
+silently coerced. A UTF-8 byte-order mark (spreadsheets write one) is not part of the header. Blank lines carry no request and are dropped in both modes (counted
 under ``"blank line"``).
 
 The traces are CC BY 4.0 data of Microsoft (github.com/Azure/AzurePublicDataset); they are
@@ -48,6 +49,7 @@ import os
 import re
 import sys
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -56,6 +58,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..paths import input_file, reason as os_reason
+from ..problem import limits
+from ..problem.limits import show
 
 __all__ = [
     "AZURE_COLUMNS",
@@ -84,6 +89,8 @@ _TOKEN_KEYS = ("input_tokens", "output_tokens", "num_images")
 ON_BAD_ROWS = ("error", "skip")
 ARRIVAL_UNITS = {"auto": None, "datetime": None, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 DEFAULT_CHUNK_ROWS = 250_000
+#: the largest count of each kind in one request (sloserve.problem.limits)
+_COUNT_LIMITS = {"input_tokens": limits.TOKENS, "output_tokens": limits.TOKENS, "num_images": limits.IMAGES}
 
 # reasons, in the order a row with several problems is attributed
 R_MALFORMED = "malformed row"
@@ -92,6 +99,7 @@ R_TIMESTAMP = "unparsable timestamp"
 R_NONNUMERIC = "non-numeric token count"
 R_NONINTEGER = "non-integer token count"
 R_NEGATIVE = "negative token count"
+R_TOO_LARGE = "count above its limit (tokens or images)"
 R_BLANK = "blank line"
 
 
@@ -293,8 +301,8 @@ def _open_text(path: Path):
     magic = raw.read(2)
     raw.seek(0)
     if path.suffix == ".gz" or magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline=""), raw
-    return io.TextIOWrapper(raw, encoding="utf-8", newline=""), raw
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8-sig", newline=""), raw
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""), raw  # -sig: a spreadsheet's byte-order mark
 
 
 def _scan_head(path: Path, ncols_needed: int | None = None) -> tuple[list[str], list[tuple[int, int]], int | None]:
@@ -322,13 +330,26 @@ def _scan_head(path: Path, ncols_needed: int | None = None) -> tuple[list[str], 
                 continue
             return header, bad, line
         return header, bad, None
-    except (UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(str(path), None, f"cannot read file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), None, _not_text(exc)) from None
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(str(path), None, _cannot_read(exc)) from None
     except csv.Error as exc:
         raise InputError(str(path), None, f"malformed CSV: {exc}") from exc
     finally:
         txt.close()
         raw.close()
+
+
+def _not_text(exc: UnicodeDecodeError) -> str:
+    return (f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); a trace is a CSV text "
+            "file, or one compressed with gzip (.csv.gz)")
+
+
+def _cannot_read(exc: BaseException) -> str:
+    if isinstance(exc, (EOFError, gzip.BadGzipFile, zlib.error)):
+        return f"not a readable gzip file ({exc or type(exc).__name__}); is it cut short, or not compressed at all?"
+    return f"cannot read file: {os_reason(exc) if isinstance(exc, OSError) else exc}"
 
 
 def _resolve_columns(path: Path, header: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
@@ -357,13 +378,11 @@ def _resolve_columns(path: Path, header: list[str], columns: Mapping[str, str] |
     return out
 
 
-def _token_values(col: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(int64 values, missing, non-numeric, non-integer) masks of a token-count column."""
+def _token_values(col: pd.Series, limit: float) -> tuple[np.ndarray, ...]:
+    """(int64 values, missing, non-numeric, non-integer, above ``limit``) masks of a count column.
+    Everything is compared as float before any cast, so 10^20 is "above its limit", never an
+    int64 that wrapped around to a negative number."""
     missing = col.isna().to_numpy()
-    if pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_extension_array_dtype(col.dtype):
-        v = col.to_numpy(dtype=np.int64)
-        z = np.zeros(len(v), dtype=bool)
-        return v, z, z, z
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
         f = col.to_numpy(dtype=np.float64, na_value=np.nan)
         nonnum = np.zeros(len(f), dtype=bool)
@@ -372,11 +391,16 @@ def _token_values(col: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         f = num.to_numpy(dtype=np.float64, na_value=np.nan)
         nonnum = ~missing & np.isnan(f)
     with np.errstate(invalid="ignore"):
-        nonint = ~missing & ~nonnum & (~np.isfinite(f) | (f != np.floor(f)))
-    ok = ~(missing | nonnum | nonint)
+        big = ~missing & ~nonnum & np.isfinite(f) & (f > limit)
+        nonint = ~missing & ~nonnum & ~big & (~np.isfinite(f) | (f != np.floor(f)))
+    ok = ~(missing | nonnum | nonint | big)
     v = np.zeros(len(f), dtype=np.int64)
-    v[ok] = f[ok].astype(np.int64)
-    return v, missing, nonnum, nonint
+    if pd.api.types.is_integer_dtype(col.dtype) and col.dtype.kind == "i" and not \
+            pd.api.types.is_extension_array_dtype(col.dtype):
+        v[ok] = col.to_numpy()[ok]  # exact: int64 values below the limit
+    else:
+        v[ok] = f[ok].astype(np.int64)
+    return v, missing, nonnum, nonint, big
 
 
 def _arrival_kind(col: pd.Series, unit: str) -> str:
@@ -444,8 +468,7 @@ def load_trace(path: str | Path, service: str | None = None, columns: Mapping[st
         raise InputError(str(path), "on_bad_rows", f"must be one of {list(ON_BAD_ROWS)}, got {on_bad_rows!r}")
     if arrival_unit not in ARRIVAL_UNITS:
         raise InputError(str(path), "arrival_unit", f"must be one of {list(ARRIVAL_UNITS)}, got {arrival_unit!r}")
-    if not path.is_file():
-        raise InputError(str(path), None, "no such file")
+    input_file(path, "trace file")  # exists, not a directory, readable
     file = str(path)
     skip = on_bad_rows == "skip"
     service = service if service is not None else infer_service(path)
@@ -498,8 +521,10 @@ def load_trace(path: str | Path, service: str | None = None, columns: Mapping[st
                 raise InputError(file, None, f"malformed CSV: {exc}") from None
             except pd.errors.EmptyDataError:
                 raise InputError(file, None, "empty file (no header row)") from None
-            except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
-                raise InputError(file, None, f"cannot read file: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(file, None, _not_text(exc)) from None
+            except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+                raise InputError(file, None, _cannot_read(exc)) from None
         for w in caught:
             for m in _SKIP_RE.finditer(str(w.message)):
                 line = int(m.group(1))
@@ -585,11 +610,11 @@ def _consume_chunk(chunk: pd.DataFrame, cols: dict[str, str], file: str, skip: b
     toks: dict[str, np.ndarray] = {}
     tok_checks: list[tuple[str, str, np.ndarray]] = []
     for key in tok_parts:
-        v, miss, nonnum, nonint = _token_values(chunk[cols[key]])
+        v, miss, nonnum, nonint, big = _token_values(chunk[cols[key]], _COUNT_LIMITS[key].value)
         toks[key] = v
         checks.append((R_MISSING, cols[key], miss & ~blank))
         tok_checks += [(R_NONNUMERIC, cols[key], nonnum), (R_NONINTEGER, cols[key], nonint),
-                       (R_NEGATIVE, cols[key], ~(miss | nonnum | nonint) & (v < 0))]
+                       (R_TOO_LARGE, cols[key], big), (R_NEGATIVE, cols[key], ~(miss | nonnum | nonint | big) & (v < 0))]
     checks.append((R_TIMESTAMP, cols["arrival"], t_bad))
     checks += tok_checks
     bad_any = blank.copy()
@@ -609,7 +634,10 @@ def _consume_chunk(chunk: pd.DataFrame, cols: dict[str, str], file: str, skip: b
         row, reason, col = first
         pos = int(np.searchsorted(rows, row))
         raw_val = chunk[col].iloc[pos]
-        raise InputError(file, col, f"{reason}: {raw_val!r}" if reason != R_MISSING else reason, row=row + 2)
+        if reason == R_TOO_LARGE:
+            key = next(k for k, c in cols.items() if c == col)
+            raise InputError(file, col, _COUNT_LIMITS[key].exceeded_by(raw_val), row=row + 2)
+        raise InputError(file, col, f"{reason}: {show(raw_val)}" if reason != R_MISSING else reason, row=row + 2)
     keep = ~bad_any
     if keep.all():
         t_parts.append(t)
@@ -653,6 +681,9 @@ def load_traces(paths: Iterable[str | Path], services: Sequence[str | None] | No
         f["service"] = f["service"].cat.set_categories(cats)
         f.attrs = {}
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
+    if len(df) == 0:
+        left = " left after skipping bad rows" if any(sum(a["skipped"].values()) for a in attrs) else ""
+        raise InputError(", ".join(a["source"] for a in attrs), None, f"has no requests{left}")
     if len(frames) > 1:
         order = np.argsort(df["arrival_s"].to_numpy(), kind="stable")
         df = df.iloc[order].reset_index(drop=True)

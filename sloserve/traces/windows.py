@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..problem.limits import WINDOWS
 
 from .label import check_trace_frame, factorize
 
@@ -32,7 +33,11 @@ def window_seconds(window: str | float | int | pd.Timedelta) -> float:
 def window_grid(t: np.ndarray, w: float) -> tuple[float, int, np.ndarray]:
     """(origin, number of windows, window index of every arrival) on one clock."""
     origin = float(t.min())
-    nw = int(np.floor((float(t.max()) - origin) / w)) + 1
+    n = np.floor((float(t.max()) - origin) / w) + 1
+    if not n <= WINDOWS.value:
+        raise InputError(None, "window", f"the trace spans {float(t.max()) - origin:.6g} s, {n:.3g} windows of "
+                                         f"{w:g} s; a calibration takes {WINDOWS.describe()}")
+    nw = int(n)
     j = np.minimum(((t - origin) // w).astype(np.int64), nw - 1)
     return origin, nw, j
 

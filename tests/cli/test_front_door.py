@@ -68,11 +68,15 @@ def test_log_goes_to_stderr(tmp_path):
 
 
 def test_a_time_limited_answer_says_so(tmp_path):
-    """``solve --time-limit 1`` on the default scenario: the MILP cannot prove its optimum in a second
-    here. Either it found a plan — then the plan says time_limit, carries bound and gap, pays for no idle
-    replica, and stderr has the one stop line — or it found none, and says that (exit 1)."""
+    """``solve --time-limit 1`` on a generated L scenario: the MILP cannot prove its optimum in a second
+    here (the default scenario, with its routes above the error limits dropped, it now proves in less). Either
+    it found a plan — then the plan says time_limit, carries bound and gap, pays for no idle replica, and
+    stderr has the one stop line — or it found none, and says that (exit 1)."""
+    from sloserve.model.generate import generate_scenario
+    scenario = tmp_path / "l.yaml"
+    generate_scenario("L", seed=1).to_yaml(scenario)
     out = tmp_path / "p.json"
-    r = run("solve", str(DEFAULT), "--method", "milp", "--time-limit", "1", "--out", str(out))
+    r = run("solve", str(scenario), "--method", "milp", "--time-limit", "1", "--out", str(out))
     if r.returncode == 1:
         assert "found no plan within the time limit of 1 s" in r.stderr and not out.exists()
         return
@@ -86,13 +90,14 @@ def test_a_time_limited_answer_says_so(tmp_path):
 
 
 def test_a_stop_before_proof_is_never_optimal():
-    """Deterministic: HiGHS stopped after its root node (a node limit) with AGH's plan as incumbent."""
+    """Deterministic: HiGHS stopped after its root node (a node limit) with AGH's plan as incumbent (on a
+    generated M scenario: the default one is proved optimal at the root)."""
     from sloserve.cli.plan import stop_line
     from sloserve.model.compile import compile_scenario
-    from sloserve.model.scenario import default_scenario
+    from sloserve.model.generate import generate_scenario
     from sloserve.problem.instance import build_instance
     from sloserve.solvers import milp, solve
-    inst = build_instance(compile_scenario(default_scenario()))
+    inst = build_instance(compile_scenario(generate_scenario("M", seed=2)))
     agh = solve(inst, "agh")
     m = milp.create_pyomo_instance(inst)
     res = milp.solve_instance(m, warm_start=agh, solver_options={"mip_max_nodes": 1})

@@ -42,16 +42,59 @@ def test_routes_meet_per_route_slos(default_compiled):
 
 def test_costs_and_errors_come_from_the_catalog(default_compiled):
     c = default_compiled
-    g = catalog.gpus()
+    inst = catalog.instances().set_index("instance_type")
     cf = c.configs
-    np.testing.assert_allclose(cf["cost_per_hour"], g.loc[cf["gpu"], "price_per_gpu_hour"].to_numpy() * cf["gpus"])
+    # each replica pays for the whole instances that hold it (docs/catalog.md, "Instances")
+    held = inst.loc[cf["instance_type"], "price_per_hour"].to_numpy() * cf["instances"].to_numpy()
+    np.testing.assert_allclose(cf["cost_per_hour"], held)
+    assert (inst.loc[cf["instance_type"], "gpus"].to_numpy() >= cf["tp"].to_numpy()).all()
+    np.testing.assert_allclose(cf["spare_gpus"], cf["instances"] * cf["instance_gpus"] - cf["gpus"])
     assert (cf["gpus"] == cf["tp"] * cf["pp"]).all()
     acc = catalog.model_errors().set_index(["model", "family"])["accuracy"]
-    rec = catalog.precisions()["accuracy_recovery"]
     r = c.routes.merge(cf[["config", "model", "precision"]], on="config").merge(
         c.query_types[["query_type", "family"]], on="query_type")
-    row = r.iloc[0]
-    assert row["error"] == pytest.approx(1 - acc[(row["model"], row["family"])] * rec[row["precision"]])
+    rec = catalog.accuracy_recovery(r["model"], r["precision"]).to_numpy()
+    a = acc.reindex(list(zip(r["model"], r["family"]))).to_numpy()
+    np.testing.assert_allclose(r["error"], 1 - a * rec)
+
+
+def test_multi_gpu_configurations_pay_for_multi_gpu_instances():
+    """L4 at TP 1 is a g6.xlarge; TP 2 and 4 need a 4-GPU g6.12xlarge, TP 8 a g6.48xlarge (41-107 % more per GPU);
+    TP 1 PP 2 is two g6.xlarge (the hop crosses instances); with per_gpu pricing replicas share instances."""
+    text = """
+name: t
+query_types:
+  - {name: a, family: conversation, rate_rps: 5, input_tokens: 500, output_tokens: 100, max_error: 0.9}
+catalog: {models: [qwen2.5-0.5b], gpus: [l4, a100-80gb], precisions: [bf16]}
+"""
+    cost = lambda c: c.configs.set_index("config")["cost_per_hour"]  # noqa: E731
+    whole = cost(compile_scenario(loads_scenario(text)))
+    per_gpu = cost(compile_scenario(loads_scenario(text + "options: {instance_pricing: per_gpu}\n")))
+    k = "qwen2.5-0.5b|l4|bf16|"
+    assert whole[k + "tp1pp1"] == pytest.approx(0.8048)
+    assert whole[k + "tp2pp1"] == whole[k + "tp4pp1"] == pytest.approx(4.6016)
+    assert whole[k + "tp8pp1"] == pytest.approx(13.3504)
+    assert whole[k + "tp1pp2"] == pytest.approx(2 * 0.8048)
+    assert per_gpu[k + "tp2pp1"] == pytest.approx(2 * 4.6016 / 4)
+    # an A100-80GB comes only in 8-GPU p4de.24xlarge instances
+    assert whole["qwen2.5-0.5b|a100-80gb|bf16|tp1pp1"] == pytest.approx(27.44705)
+    assert per_gpu["qwen2.5-0.5b|a100-80gb|bf16|tp1pp1"] == pytest.approx(27.44705 / 8)
+
+
+def test_per_route_error_mode_drops_routes_above_the_limit():
+    """error_mode per_route (the default): a route above its type's error limit is not a route; mean keeps them
+    and lets the mean error bind (the seed paper's constraint)."""
+    text = """
+name: t
+query_types:
+  - {name: a, family: code, rate_rps: 5, input_tokens: 500, output_tokens: 100, max_error: 0.15%s}
+catalog: {models: [qwen2.5-7b, qwen2.5-32b], gpus: [h100-sxm], precisions: [bf16]}
+"""
+    per = compile_scenario(loads_scenario(text % ""))
+    mean = compile_scenario(loads_scenario(text % ", error_mode: mean"))
+    assert (per.routes["error"] <= 0.15).all() and (mean.routes["error"] > 0.15).any()
+    assert per.extra["dropped"]["routes_above_error_limit"] == int((mean.routes["error"] > 0.15).sum())
+    assert set(per.query_types["error_mode"]) == {"per_route"}
 
 
 def test_availability_and_price_overrides():

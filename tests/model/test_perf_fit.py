@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -12,16 +13,19 @@ import pytest
 from sloserve.model import perf
 
 REPO = Path(__file__).resolve().parents[2]
-VALIDATION = REPO.parent / "shared" / "validation"
+VALIDATION = Path(os.environ.get("SLOSERVE_VALIDATION_DIR") or REPO.parent / "shared" / "validation")
 
 pytestmark = pytest.mark.skipif(not (VALIDATION / "splitwise-sim" / "perf_model.csv").exists(),
-                                reason=f"measurement set not found at {VALIDATION} (../shared/validation from the "
-                                       "repo root); see docs/perf_model.md")
+                                reason=f"measurement set not found at {VALIDATION} ($SLOSERVE_VALIDATION_DIR, else "
+                                       "../shared/validation from the repo root); see docs/perf_model.md")
 
-# Median |pred/meas − 1| the calibrated model must stay under, per data set (justified in docs/perf_model.md:
-# the run-to-run spread of the Splitwise repeats is ~1-3 %, the structural error of a 3-term roofline per GPU
-# across 9 architectures and TP 1-8 is ~10-20 %; the bare roofline is at 34-65 %).
-THRESHOLD = {"kernels (Vidur)": 0.20, "end-to-end (Splitwise)": 0.20, "network (Vidur)": 0.15}
+# Median |pred/meas − 1| the calibrated model must stay under, per data set, on the rows it was fitted to and on
+# the held-out models (docs/perf_model.md, "Calibration"): the issue's target is 12 % held out for the GPU-side
+# model; the 2023 engine's end-to-end rows carry its own host behaviour, which the held-out model only half
+# shares (reported, bounded loosely); the bare roofline is at 37-77 %.
+THRESHOLD = {("kernels (Vidur)", "in-sample"): 0.12, ("kernels (Vidur)", "held-out"): 0.12,
+             ("attention (Vidur)", "in-sample"): 0.25, ("network (Vidur)", "in-sample"): 0.15,
+             ("end-to-end (Splitwise)", "in-sample"): 0.20, ("end-to-end (Splitwise)", "held-out"): 0.25}
 
 
 @pytest.fixture(scope="module")
@@ -35,37 +39,53 @@ def fit():
 
 
 def test_shipped_calibration_equals_refit(fit):
-    _, cal, _ = fit
+    mod, cal, data = fit
     shipped = perf.load_calibration()
     assert list(shipped["gpu"]) == list(cal["gpu"])
     assert list(shipped["source"]) == list(cal["source"])
     for c in perf.CALIBRATION_COLUMNS:
         np.testing.assert_allclose(shipped[c].to_numpy(float), cal[c].to_numpy(float), rtol=1e-3, atol=1e-9,
                                    err_msg=f"{c}: rerun benchmarks/fit_perf.py --write")
+    eng = pd.read_csv(mod.ENGINE_CSV)
+    for c in mod.ENGINE_TERMS:
+        np.testing.assert_allclose(eng[c].to_numpy(float), data["engine_table"][c].to_numpy(float), rtol=1e-3,
+                                   atol=1e-9, err_msg=f"{c}: rerun benchmarks/fit_perf.py --write")
 
 
 def test_calibrated_error_is_small_and_beats_roofline(fit):
     mod, _, data = fit
-    tab = mod.error_table(data)
-    assert len(tab) >= 15
+    tab = mod.summarise(mod.predictions(data), ("data", "split", "phase"))
+    roof = mod.summarise_roof(data).set_index(["data", "split", "phase"])
     for _, r in tab.iterrows():
-        assert r.cal_median < r.roof_median, r.to_dict()
-    for name, thr in THRESHOLD.items():
-        t = tab[tab["data"] == name]
-        assert len(t) > 0
-        assert (t["cal_median"] < thr).all(), t
-    e2e = tab[tab["data"] == "end-to-end (Splitwise)"]
-    assert (e2e["roof_median"] > 2 * e2e["cal_median"]).all()
+        assert r["median"] < roof.loc[(r["data"], r["split"], r["phase"]), "median"], r.to_dict()
+    for (name, split), thr in THRESHOLD.items():
+        t = tab[(tab["data"] == name) & (tab["split"] == split)]
+        assert len(t) > 0, (name, split)
+        assert (t["median"] < thr).all(), t
 
 
-def test_transferred_gpus_name_their_source():
+def test_no_kernel_group_is_optimistic(fit):
+    """An optimistic model breaks SLO promises: no (model, GPU, TP) group of the operator profiles, fitted or
+    held out, is more than 10 % too fast."""
+    mod, _, data = fit
+    p = mod.predictions(data)
+    g = mod.group_bias(p[p["data"] == "kernels (Vidur)"])
+    assert (g["bias"] > -0.10).all(), g.sort_values("bias").head()
+
+
+def test_transferred_gpus_name_their_source_and_evidence():
     cal = perf.load_calibration().set_index("gpu")
     for gpu, src in {"a100-40gb": "a100-80gb", "h200": "h100-sxm", "mi300x": "h100-sxm", "l4": "a40",
                      "a10g": "a40", "l40s": "a40"}.items():
         assert cal.loc[gpu, "source"].startswith(f"transferred from {src}")
-        row, ref = cal.loc[gpu, list(perf.CALIBRATION_COLUMNS)], cal.loc[gpu if src == "a40" else src,
-                                                                           list(perf.CALIBRATION_COLUMNS)]
-        assert (row == ref).all()
-    assert cal.loc["a100-80gb", "source"].startswith("fitted")
-    assert cal.loc["h100-sxm", "source"].startswith("fitted")
+    for gpu in ("a100-40gb", "h200"):  # same silicon as the measured part: every fraction kept
+        ref = {"a100-40gb": "a100-80gb", "h200": "h100-sxm"}[gpu]
+        assert (cal.loc[gpu, list(perf.CALIBRATION_COLUMNS)] == cal.loc[ref, list(perf.CALIBRATION_COLUMNS)]).all()
+    # MI300X: AMD's max-achievable BF16 GEMM rate, 708 of 1307.4 TFLOPS, not H100's fraction
+    assert cal.loc["mi300x", "mfu_gemm"] == pytest.approx(708 / 1307.4, rel=1e-3)
+    assert cal.loc["mi300x", "eta_weights"] < cal.loc["h100-sxm", "eta_weights"]
+    # the PCIe cards' collectives come from a measured all-reduce across PCIe, not from the A40 NVLink bridge
+    assert cal.loc["l40s", "allreduce_bw_eff"] > 0.5
+    for gpu in ("a100-80gb", "h100-sxm"):
+        assert cal.loc[gpu, "source"].startswith("fitted")
     assert isinstance(cal, pd.DataFrame)

@@ -57,6 +57,7 @@ def test_a_window_can_be_replayed_in_the_simulator():
                                 "sim": {"duration_s": 20}})
     r = run_case(c)[0]
     assert r["sim_requests"] > 0 and 0 <= r["sim_attainment"] <= 1 and r["sim_penalty_per_hour"] >= 0
+    assert 0 <= r["sim_unserved"] <= 1 and (r["unserved"] > 0 or r["sim_unserved"] == 0)  # attainment: of the served
 
 
 def test_replanning_pays_compares_with_the_better_static_plan():

@@ -133,7 +133,7 @@ def test_missing_column_and_empty_file(tmp_path):
     e.write_text("")
     with pytest.raises(InputError, match="empty file"):
         load_trace(e)
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="no such trace file"):
         load_trace(tmp_path / "absent.csv")
     with pytest.raises(InputError, match="on_bad_rows"):
         load_trace(p, on_bad_rows="ignore")

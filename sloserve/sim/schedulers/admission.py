@@ -22,7 +22,10 @@ class NextRound:
 
     def __init__(self, running: Sequence[Job], capacity: int, footprint: Footprint):
         self.footprint = footprint
-        self.free = int(capacity) - sum(footprint(j.prompt_tokens + j.generated + 1) for j in running)
+        need = getattr(running, "next_round_tokens", None)  # the engine may know the sum (see base.py)
+        if need is None:
+            need = sum(footprint(j.prompt_tokens + j.generated + 1) for j in running)
+        self.free = int(capacity) - int(need)
 
     def __call__(self, job: Job) -> bool:
         need = self.footprint(job.prompt_tokens + job.generated + 1)

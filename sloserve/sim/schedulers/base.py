@@ -17,6 +17,14 @@ The engine calls ``on_arrival`` once per job before it first appears in ``waitin
 the start of the current run and ``None`` while the job waits (never started, or evicted), so a
 scheduler may keep its own queue of waiting jobs instead of sorting ``waiting`` every round.
 
+``generated`` counts the tokens of the current run: the unit-time model (the papers' restart
+semantics) resets it to 0 on an eviction; the realistic engine keeps it, because vLLM's preemption
+by recompute keeps the tokens already streamed and prefills prompt + generated again — so there a
+waiting job may have ``generated > 0`` and needs ``footprint(prompt + generated + 1)`` to start.
+An engine may attach ``next_round_tokens`` (Σ footprint(prompt + generated + 1) over the running
+jobs, which it knows from its own accounting) to the ``running`` sequence it passes; the next-round
+test uses it instead of summing.
+
 Each round the engine calls, in this order:
 
 1. while the running jobs' next-round need exceeds ``capacity``: ``victims(running)`` gives the

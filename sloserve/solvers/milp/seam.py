@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import sys
 import time
@@ -182,8 +183,15 @@ def _backend(solver: str):
         return _solve_highs, True
     if name in ContribFactory:
         return (lambda m, rq: _solve_contrib(name, m, rq)), bool(ContribFactory(name).available())
-    opt = pyo.SolverFactory(name)
-    return (lambda m, rq: _solve_legacy(name, m, rq)), bool(opt.available(exception_flag=False))
+    pyomo_log = logging.getLogger("pyomo")
+    level = pyomo_log.level
+    pyomo_log.setLevel(logging.CRITICAL + 1)  # an unknown name is logged with a traceback; ours is one line
+    try:
+        opt = pyo.SolverFactory(name)
+        ok = bool(opt.available(exception_flag=False))
+    finally:
+        pyomo_log.setLevel(level)
+    return (lambda m, rq: _solve_legacy(name, m, rq)), ok
 
 
 def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limit_s: float | None = None,

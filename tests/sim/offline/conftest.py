@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sloserve.model.compile import compile_scenario
-from sloserve.model.scenario import default_scenario
+
+from sloserve.sim.offline.tables import batch_tables
 from sloserve.problem.steptime import StepTime
 from sloserve.sim.offline.density import DensityModel
 from sloserve.sim.offline.engine import kv_capacity_tokens
@@ -16,7 +16,7 @@ CONFIG = "llama-3.1-8b|a100-80gb|bf16|tp1pp1"
 
 @pytest.fixture(scope="session")
 def compiled():
-    return compile_scenario(default_scenario())
+    return batch_tables()
 
 
 @pytest.fixture(scope="session")
