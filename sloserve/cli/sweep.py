@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from . import flags
 from .common import print_frame, registry_choice
 
 
@@ -13,10 +14,13 @@ def _executors():
 
 def cmd_sweep(args) -> int:
     from ..errors import InputError
+    from ..paths import input_dir, input_file, output_dir
     if args.summary:
-        return _summary(args.summary)
+        return _summary(input_dir(args.summary, "sweep directory"))
     if not args.spec or not args.out:
         raise InputError(None, "spec", "give SPEC.yaml and --out DIR (or --summary DIR)")
+    input_file(args.spec, "sweep spec")  # paths checked before any case runs
+    output_dir(args.out, "sweep output directory")
     from ..sweep import run_sweep
     run = run_sweep(args.spec, args.out, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                     memory_limit=args.memory_limit, overwrite=args.overwrite, retry_errors=args.retry_errors,
@@ -60,7 +64,7 @@ def add_commands(sub) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler (tcp://host:8786); default $SLOSERVE_DASK_SCHEDULER, else a "
                         "LocalCluster")
-    p.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: one per core)")
+    p.add_argument("--workers", type=flags.number(lo=1, hi=4096, integer=True), default=None, help="LocalCluster workers (default: one per core)")
     p.add_argument("--memory-limit", default=None, help="memory per LocalCluster worker (default 2GiB)")
     p.add_argument("--overwrite", action="store_true", help="start fresh instead of resuming")
     p.add_argument("--retry-errors", action="store_true", help="rerun the cases that failed before")

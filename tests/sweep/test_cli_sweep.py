@@ -21,3 +21,17 @@ def test_sweep_runs_resumes_summarises_and_refuses_a_changed_spec(tmp_path, caps
     assert main(["sweep", str(spec), "--out", str(tmp_path / "bad"), "--quiet"]) == 1
     assert "1 failed cases, e.g. RuntimeError" in capsys.readouterr().out
     assert main(["sweep", str(spec), "--out", str(tmp_path / "x"), "--executor", "nope"]) == 2
+
+
+def test_sweep_checks_its_flags_and_paths_before_any_case_runs(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("study: echo\ngrid:\n  seed: [1]\n")
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "0"]) == 2
+    assert "--workers: must be >= 1" in capsys.readouterr().err
+    assert main(["sweep", str(tmp_path / "missing.yaml"), "--out", str(out)]) == 2
+    assert "missing.yaml" in capsys.readouterr().err and not out.exists()
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "no" / "such" / "dir")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["sweep", "--summary", str(tmp_path / "nowhere")]) == 2
+    assert "no such sweep directory" in capsys.readouterr().err
