@@ -79,8 +79,9 @@ def main() -> None:
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
     body = (f"{BEGIN}\n## Sweeps: 1 vs 2 Dask workers\n\nMachine: {cpu_model()} ({platform.machine()}, "
             f"{os.cpu_count()} cores), **shared with other engineers' jobs**: the 1-minute load average before and "
-            f"after each run is in the table, and `worker_cpu_share` is the CPU time the workers got per
-worker and second of wall time (1.0 = a core each; below that, other processes had the cores). {args.cases} rolling-horizon windows (default scenario, AGH at its work "
+            f"after each run is in the table, and `worker_cpu_share` is the CPU time the workers got per "
+            f"worker and second of wall time (1.0 = a core each; below that, other processes had the cores). "
+            f"{args.cases} rolling-horizon windows (default scenario, AGH at its work "
             f"budget, Holt-Winters forecast, volatility 0.75); each LocalCluster warmed up first. Command: "
             f"`.venv/bin/python benchmarks/sweep_speedup.py --cases {args.cases} --workers {args.workers}`.\n\n"
             + "\n".join(lines) + f"\n{END}")
