@@ -4,7 +4,9 @@
 
 Each worker count gets a fresh LocalCluster, warmed up first (every worker imports sloserve and
 compiles the scenario), then times the same 40 cases; records of the runs must be identical (timing
-columns aside). Prints and writes the table between the ``sweep_speedup`` markers of
+columns aside). With ``--repeats N`` the worker counts alternate (1, 2, 1, 2, ...) so that a burst of
+other jobs on a shared machine falls on both; every run is printed, and the speedup is computed from
+each count's fastest run (the one least disturbed) and from its median. Prints and writes the table between the ``sweep_speedup`` markers of
 docs/benchmarks.md, with the machine's load average before and after each run (the machine is
 shared: re-run on a quiet one for clean numbers).
 """
@@ -56,23 +58,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=40)
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per worker count, alternating")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
     from sloserve.sweep import TIMING_COLUMNS
     rows, ref = [], None
-    for n in map(int, args.workers.split(",")):
-        wall, rec, l0, l1, rss, share = timed(n, args.cases)
-        comp = rec[sorted(c for c in rec.columns if c not in TIMING_COLUMNS)].sort_values("case_id").reset_index(drop=True)
-        same = True if ref is None else comp.equals(ref)
-        ref = comp if ref is None else ref
-        rows.append({"workers": n, "cases": args.cases, "wall_s": round(wall, 1),
-                     "case_s_mean": round(float(rec["run_s"].mean()), 2), "worker_cpu_share": round(share, 2),
-                     "peak_rss_mib": round(rss),
-                     "load_before": f"{l0[0]:.2f}", "load_after": f"{l1[0]:.2f}", "records_identical": same})
-        print(rows[-1], flush=True)
+    counts = list(map(int, args.workers.split(",")))
+    for rep in range(args.repeats):
+        for n in counts:
+            wall, rec, l0, l1, rss, share = timed(n, args.cases)
+            comp = rec[sorted(c for c in rec.columns if c not in TIMING_COLUMNS)].sort_values("case_id").reset_index(drop=True)
+            same = True if ref is None else comp.equals(ref)
+            ref = comp if ref is None else ref
+            rows.append({"run": rep + 1, "workers": n, "cases": args.cases, "wall_s": round(wall, 1),
+                         "case_s_mean": round(float(rec["run_s"].mean()), 2), "worker_cpu_share": round(share, 2),
+                         "peak_rss_mib": round(rss),
+                         "load_before": f"{l0[0]:.2f}", "load_after": f"{l1[0]:.2f}", "records_identical": same})
+            print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    df["speedup"] = (df["wall_s"].iloc[0] / df["wall_s"]).round(2)
+    base = df[df["workers"] == counts[0]]["wall_s"]
+    df["speedup"] = (base.min() / df["wall_s"]).round(2)
     print(df.to_string(index=False))
+    g = df.groupby("workers")["wall_s"]
+    best, med = g.min(), g.median()
+    verdict = ", ".join(f"{n} workers: {best[counts[0]] / best[n]:.2f}x fastest-run, {med[counts[0]] / med[n]:.2f}x median"
+                        for n in counts[1:])
+    print(f"speedup vs {counts[0]} worker(s): {verdict}")
     if args.no_write:
         return
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
@@ -83,8 +94,9 @@ def main() -> None:
             f"worker and second of wall time (1.0 = a core each; below that, other processes had the cores). "
             f"{args.cases} rolling-horizon windows (default scenario, AGH at its work "
             f"budget, Holt-Winters forecast, volatility 0.75); each LocalCluster warmed up first. Command: "
-            f"`.venv/bin/python benchmarks/sweep_speedup.py --cases {args.cases} --workers {args.workers}`.\n\n"
-            + "\n".join(lines) + f"\n{END}")
+            f"`.venv/bin/python benchmarks/sweep_speedup.py --cases {args.cases} --workers {args.workers} "
+            f"--repeats {args.repeats}` (speedup column: against the fastest {counts[0]}-worker run).\n\n"
+            + "\n".join(lines) + f"\n\nSpeedup against {counts[0]} worker(s): {verdict}.\n{END}")
     md = ROOT / "docs" / "benchmarks.md"
     text = md.read_text()
     if BEGIN in text:
