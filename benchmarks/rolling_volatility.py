@@ -26,7 +26,7 @@ from machine import describe  # benchmarks/machine.py (this script's folder is o
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {"week": "rolling_week", "margin": "rolling_week_margin", "milp": "rolling_week_milp", "sim": "rolling_week_sim",
-         "windows": "rolling_windows", "azure": "rolling_azure_hour"}
+         "windows": "rolling_windows", "azure": "rolling_azure_hour", "milp_full": "rolling_week_milp_full"}
 DOC = ROOT / "docs" / "rolling_horizon.md"
 FIG = ROOT / "docs" / "rolling_volatility.png"
 LEVELS = {0.0: "flat", 0.25: "low", 0.5: "medium", 0.75: "high", 1.0: "extreme"}
@@ -254,6 +254,18 @@ def report(out: Path) -> None:
         if "week" in summaries:
             sections += ["Re-planning on the same 24 windows per level, MILP vs AGH and GH (costs without "
                          "switching, which needs consecutive windows):\n", markdown(matched(out)), ""]
+    if "margin" in summaries:
+        s = summaries["margin"]
+        sections += ["## Headroom: AGH re-planning for the forecast x 1.2 (the week)\n",
+                     "The same week re-planned by AGH for 1.2 x the forecast, against the static plan for 1.2 x "
+                     "the history's mean (compare with the margin-1.0 rows above).\n",
+                     markdown(volatility_table(s)), ""]
+    if "milp_full" in summaries:
+        s = summaries["milp_full"]
+        sections += ["## The time-limited MILP on every window of the week\n",
+                     "All 168 windows per level re-planned by the MILP (5 s per window), the third method of the "
+                     "week; its static plans are those of the sampled MILP run above.\n",
+                     markdown(volatility_table(s)), ""]
     if "sim" in summaries:
         s = summaries["sim"]
         t = volatility_table(s)
@@ -277,6 +289,13 @@ def report(out: Path) -> None:
                  "workers": v[-1]["workers"], "load before/after": f"{v[0]['load_before'][0]} / {v[0]['load_after'][0]}",
                  "peak RSS per worker (MiB)": v[0].get("peak_rss_mib_per_worker", "")}
                 for v in runs.values()]
+        if "week" in runs and "milp_full" in runs:
+            w = lambda v: next((r["wall_s"] for r in v if r["skipped"] == 0), v[0]["wall_s"])  # noqa: E731
+            rows.append({"spec": "week x 3 methods (rolling_week + rolling_week_milp_full)",
+                         "cases": runs["week"][-1]["cases"] + runs["milp_full"][-1]["cases"],
+                         "wall_s (first full run)": round(w(runs["week"]) + w(runs["milp_full"]), 1),
+                         "workers": runs["week"][-1]["workers"], "load before/after": "(above)",
+                         "peak RSS per worker (MiB)": ""})
         sections += ["## Wall times\n", "Dask LocalCluster, one single-threaded worker per core, on a machine shared "
                      "with other engineers' jobs (1-minute load average before / after):\n",
                      markdown(pd.DataFrame(rows)), ""]
