@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/heuristics_vs_milp.py --presets S,M,L,XL --seeds 5 --milp-time-limit 300
 
+The grid runs as a sweep (:mod:`sloserve.sweep`, study ``plan``; ``--executor dask`` spreads it over a
+cluster, but the timings then share the machine); ``--sweep-out DIR`` keeps its records, resumable.
 Writes ``docs/heuristics_vs_milp.csv``, the table between the ``heuristics_vs_milp`` markers of
 ``docs/benchmarks.md`` (other sections kept) and ``docs/heuristics_gap_vs_runtime.png``.
 Gaps are relative to the MILP optimum, or to its best bound when it stops at the time limit.
@@ -11,18 +13,10 @@ from __future__ import annotations
 import argparse
 import platform
 import re
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from sloserve.model.compile import compile_scenario
-from sloserve.errors import InfeasibleError
-from sloserve.model.generate import generate_scenario
-from sloserve.problem.instance import build_instance
-from sloserve.solvers import METHODS, SolveOptions, load_methods
 
 from machine import cpu_model  # benchmarks/machine.py (this script's folder is on sys.path)
 
@@ -32,14 +26,22 @@ BEGIN, END = "<!-- BEGIN heuristics_vs_milp -->", "<!-- END heuristics_vs_milp -
 DEFAULT_REPEATS = "S:3,M:3,L:2,XL:1"
 
 
-def run_method(name: str, inst, opts: SolveOptions) -> dict:
-    t0 = time.perf_counter()
-    try:
-        p = METHODS.get(name)(inst, opts)
-    except InfeasibleError:
-        return {"objective": np.nan, "bound": np.nan, "status": "infeasible", "time_s": time.perf_counter() - t0}
-    return {"objective": p.objective, "bound": p.bound if p.bound is not None else np.nan, "status": p.status,
-            "time_s": time.perf_counter() - t0, "plan": p}
+def cases(presets, seeds_of, milp_limit: float, repeats_of) -> list:
+    """The benchmark as sweep cases (study ``plan``): per (preset, seed) GH, AGH (at its deterministic
+    work budget) and the MILP cold and warm-started from AGH, ``repeats`` times each (HiGHS is
+    deterministic: only wall times vary; the table uses their median)."""
+    from sloserve.sweep import Case
+    out = []
+    for preset in presets:
+        for seed in range(seeds_of(preset)):
+            sc = f"gen:{preset}:{seed}"
+            out += [Case.make("plan", scenario=sc, method=m, seed=seed) for m in ("gh", "agh")]
+            for k in range(repeats_of(preset)):
+                out.append(Case.make("plan", scenario=sc, method="milp", seed=seed, params={"repeat": k},
+                                     method_options={"time_limit_s": milp_limit}))
+                out.append(Case.make("plan", scenario=sc, method="milp", seed=seed, params={"repeat": k, "warm": True},
+                                     method_options={"time_limit_s": milp_limit, "warm_start": "agh"}))
+    return out
 
 
 def parse_repeats(text: str) -> dict[str, int]:
@@ -51,47 +53,45 @@ def parse_repeats(text: str) -> dict[str, int]:
     return out
 
 
-def one(preset: str, seed: int, milp_limit: float, repeats: int = 1) -> dict:
-    inst = build_instance(compile_scenario(generate_scenario(preset, seed)))
-    row = {"preset": preset, "seed": seed, "query_types": inst.I, "configs": inst.C, "routes": inst.R}
-    base = SolveOptions(seed=seed)
-    gh = run_method("gh", inst, base)
-    agh = run_method("agh", inst, base)
-    # MILP cold and warm-started from the AGH plan, interleaved, `repeats` times each (HiGHS is
-    # deterministic, so only the wall time varies): times are the median, the rest from the first run
-    colds, warms = [], []
-    for _ in range(repeats):
-        colds.append(run_method("milp", inst, replace(base, time_limit_s=milp_limit)))
-        warms.append(run_method("milp", inst, replace(base, time_limit_s=milp_limit, warm_start=agh["plan"]))
-                     if "plan" in agh else {"objective": np.nan, "bound": np.nan, "status": "n/a", "time_s": np.nan})
-    milp, warm = dict(colds[0]), dict(warms[0])
-    milp["time_s"] = float(np.median([r["time_s"] for r in colds]))
-    warm["time_s"] = float(np.median([r["time_s"] for r in warms]))
-    row["milp_runs"] = repeats
-    row["milp_times_s"] = ";".join(f"{r['time_s']:.3f}" for r in colds)
-    row["milp_warm_times_s"] = ";".join(f"{r['time_s']:.3f}" for r in warms)
-    if "plan" in warm:
-        row["milp_warm_start_accepted"] = warm["plan"].extra.get("warm_start_accepted")
-        row["milp_warm_start_objective"] = warm["plan"].extra.get("warm_start_objective")
-    ref = milp["objective"] if milp["status"] == "optimal" else milp["bound"]
-    for k, r in (("gh", gh), ("agh", agh), ("milp", milp), ("milp_warm", warm)):
-        row[f"{k}_cost"] = r["objective"]
-        row[f"{k}_time_s"] = r["time_s"]
-        row[f"{k}_status"] = r["status"]
-    if "plan" in gh:
-        row["gh_fallback"] = (gh["plan"].extra.get("gh") or {}).get("fallback")
-    if "plan" in agh:
-        st = agh["plan"].extra.get("agh", {})
-        row["agh_lp_bound"] = st.get("lp_bound")
-        row["agh_best_start"] = st.get("best_start")
-        row["agh_stopped_by"] = st.get("stopped_by")
-    row["milp_bound"] = milp["bound"]
-    row["milp_warm_bound"] = warm["bound"]
+def one(records: pd.DataFrame) -> dict:
+    """The benchmark's row of one (preset, seed) from its sweep records."""
+    r = records.set_index("case_id")
+    first = r.iloc[0]
+    preset, seed = first["scenario"].split(":")[1], int(first["seed"])
+    row = {"preset": preset, "seed": seed, "query_types": int(first["query_types"]), "configs": int(first["configs"]),
+           "routes": int(first["routes"])}
+    warm_col = r["params.warm"] if "params.warm" in r else pd.Series(False, index=r.index)
+    warm_mask = warm_col.fillna(False).astype(bool)
+    pick = {"gh": r[r["method"] == "gh"], "agh": r[r["method"] == "agh"],
+            "milp": r[(r["method"] == "milp") & ~warm_mask], "milp_warm": r[(r["method"] == "milp") & warm_mask]}
+    for k in pick:
+        pick[k] = pick[k].sort_values("params.repeat") if "params.repeat" in pick[k] else pick[k]
+    colds, warms = pick["milp"], pick["milp_warm"]
+    row["milp_runs"] = len(colds)
+    row["milp_times_s"] = ";".join(f"{t:.3f}" for t in colds["solve_s"])
+    row["milp_warm_times_s"] = ";".join(f"{t:.3f}" for t in warms["solve_s"])
+    if len(warms) and "warm_start_accepted" in warms:
+        row["milp_warm_start_accepted"] = warms["warm_start_accepted"].iloc[0]
+        row["milp_warm_start_objective"] = warms["warm_start_objective"].iloc[0]
+    for k, d in pick.items():
+        f = d.iloc[0] if len(d) else pd.Series(dtype=object)
+        row[f"{k}_cost"] = f.get("objective", np.nan)
+        row[f"{k}_time_s"] = float(np.median(d["solve_s"])) if len(d) and d["solve_s"].notna().any() else np.nan
+        row[f"{k}_status"] = f.get("plan_status", "n/a")
+    g, a = pick["gh"].iloc[0], pick["agh"].iloc[0]
+    row["gh_fallback"] = g.get("gh_fallback")
+    row["agh_lp_bound"] = a.get("agh_lp_bound")
+    row["agh_best_start"] = a.get("agh_best_start")
+    row["agh_stopped_by"] = a.get("agh_stopped_by")
+    milp = colds.iloc[0]
+    row["milp_bound"] = milp.get("bound", np.nan)
+    row["milp_warm_bound"] = warms.iloc[0].get("bound", np.nan) if len(warms) else np.nan
+    ref = row["milp_cost"] if row["milp_status"] == "optimal" else row["milp_bound"]
     row["reference"] = ref
-    row["reference_is"] = "optimum" if milp["status"] == "optimal" else "bound"
+    row["reference_is"] = "optimum" if row["milp_status"] == "optimal" else "bound"
     for k in ("gh", "agh"):
         row[f"{k}_gap"] = (row[f"{k}_cost"] - ref) / ref if np.isfinite(ref) and ref > 0 else np.nan
-        row[f"{k}_speedup"] = milp["time_s"] / row[f"{k}_time_s"]
+        row[f"{k}_speedup"] = row["milp_time_s"] / row[f"{k}_time_s"]
     return row
 
 
@@ -166,21 +166,31 @@ def main() -> None:
     ap.add_argument("--milp-repeats", default=DEFAULT_REPEATS,
                     help=f"MILP cold/warm runs per instance by preset, median reported (default {DEFAULT_REPEATS})")
     ap.add_argument("--out", default=str(ROOT / "docs" / "heuristics_vs_milp.csv"))
+    ap.add_argument("--sweep-out", default=None, help="keep the sweep's records here (resumable)")
+    ap.add_argument("--executor", default="local",
+                    help="local (default: timings need the machine to themselves) or dask")
+    ap.add_argument("--scheduler", default=None, help="a Dask scheduler address (with --executor dask)")
     args = ap.parse_args()
-    load_methods()
-    rows = []
+    from sloserve.sweep import run_sweep
     repeats = parse_repeats(args.milp_repeats)
-    for preset in args.presets.split(","):
-        for seed in range(args.xl_seeds if preset == "XL" and args.xl_seeds is not None else args.seeds):
-            r = one(preset, seed, args.milp_time_limit, repeats.get(preset, 1))
-            rows.append(r)
-            print(f"{preset} s{seed}: GH {r['gh_cost']:.2f} ({r['gh_time_s']:.3f}s) AGH {r['agh_cost']:.2f} "
-                  f"({r['agh_time_s']:.2f}s) MILP {r['milp_cost']:.2f} [{r['milp_status']}, bound {r['milp_bound']:.2f}, "
-                  f"{r['milp_time_s']:.1f}s] warm {r['milp_warm_time_s']:.1f}s "
-                  f"(cold {r['milp_times_s']}, warm {r['milp_warm_times_s']}, start accepted "
-                  f"{r.get('milp_warm_start_accepted')})", flush=True)
-            df = pd.DataFrame(rows)
-            df.to_csv(args.out, index=False, float_format="%.6g")
+    presets = args.presets.split(",")
+    seeds_of = lambda p: args.xl_seeds if p == "XL" and args.xl_seeds is not None else args.seeds  # noqa: E731
+    todo = cases(presets, seeds_of, args.milp_time_limit, lambda p: repeats.get(p, 1))
+
+    def on_rows(case, rows):
+        r = rows[0]
+        print(f"{case.scenario} {case.method}{' warm' if case.get('params', 'warm') else ''}: "
+              f"{r.get('objective', float('nan')):.2f} [{r.get('plan_status')}] {r.get('solve_s', float('nan')):.2f}s",
+              flush=True)
+
+    run = run_sweep(todo, args.sweep_out, executor=args.executor, scheduler=args.scheduler, on_rows=on_rows)
+    if run.failed:
+        raise SystemExit(f"{run.failed} cases failed: {run.records.loc[run.records['status'] == 'error', 'error'].iloc[0]}")
+    rec = run.records
+    rows = [one(g) for _, g in sorted(rec.groupby("scenario"), key=lambda kv: (presets.index(kv[0].split(":")[1]),
+                                                                                int(kv[0].split(":")[2])))]
+    df = pd.DataFrame(rows)
+    df.to_csv(args.out, index=False, float_format="%.6g")
     write_markdown(df, args)
     import matplotlib.pyplot as plt
     ax = plot(df)

@@ -1,14 +1,17 @@
 """Robustness study: stress tests of MILP, GH and AGH plans, and rolling horizon vs a static plan.
 
-    .venv/bin/python benchmarks/robustness.py [--presets S,M] [--draws 5] [--trace-dir DIR]
+    .venv/bin/python benchmarks/robustness.py [--presets S,M] [--draws 5] [--trace-dir DIR] [--executor dask]
 
 1. For the embedded default scenario and generated ones, solve with each method, then evaluate
    each fixed plan with delays and error rates inflated by s in {1.0, 1.2, 1.5} (uniform, and
    random per route with 5 seeded draws): SLO-violating share of traffic, traffic beyond
    capacity, cost with penalties.
 2. On the 2023 Azure trace (5-minute windows): rolling re-planning (AGH, and the MILP with a
-   10 s limit) against a static plan for the peak window: cost mean and variance, violations,
-   re-plan time, churn.
+   30 s limit) against static plans for the history and the peak window: cost mean and variance,
+   violations, re-plan time, churn.
+
+Both are sweeps (:mod:`sloserve.sweep`): the stress grid is :func:`stress_spec` (``--print-spec``),
+the rolling one ``benchmarks/sweeps/rolling_azure_hour.yaml``.
 
 Writes docs/robustness.md (with the machine) and prints the same tables.
 """
@@ -20,9 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sloserve import build_instance, check, compile_scenario, default_scenario, generate_scenario, solve
-from sloserve.evaluate import rolling, stress
-from sloserve.errors import InfeasibleError
+from sloserve.evaluate import stress
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
 
@@ -30,23 +31,23 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "robustness.md"
 FACTORS = (1.0, 1.2, 1.5)
 
 
-def stress_study(name: str, sc, methods, draws: int, milp_limit: float) -> pd.DataFrame:
-    c = compile_scenario(sc)
-    inst = build_instance(c)
-    plans = {}
-    for m in methods:
-        try:
-            p = solve(inst, m, time_limit_s=milp_limit if m == "milp" else None)
-        except InfeasibleError as e:
-            print(f"{name}: {m} found no plan: {e}")
-            continue
-        assert check(inst, p).ok
-        plans[m] = p
-    t = stress.stress_table(inst, plans, FACTORS, draws=draws, seed=0)
-    s = t.groupby(["method", "mode", "s"], as_index=False)[
-        ["slo_violating", "beyond_capacity", "infra_cost_per_hour", "penalty_per_hour", "total_cost_per_hour"]].mean()
-    s.insert(0, "scenario", name)
-    return s
+def stress_spec(presets, draws: int, milp_limit: float) -> dict:
+    """The stress part as one sweep spec (study ``stress``): GH and AGH (at its work budget) and the
+    MILP on the default and generated scenarios, each plan fixed while delays and errors are × s;
+    and the SLO-margin knob (the MILP planned on SLOs × margin, judged against the real ones)."""
+    scen = ["default"] + [f"gen:{p}:0" for p in presets]
+    st = {"factors": list(FACTORS), "modes": ["uniform", "random"], "draws": draws}
+    milp = {"method": "milp", "method_options": {"time_limit_s": milp_limit}}
+    return {"study": "stress", "base": {"stress": st}, "grids": [
+        {"grid": {"scenario": scen, "method": ["gh", "agh"]}},
+        {"base": milp, "grid": {"scenario": scen}},
+        {"base": {**milp, "scenario": "default", "stress": {"factors": list(FACTORS), "modes": ["uniform"]}},
+         "grid": {"params.slo_margin": [1.0, 0.9, 0.8, 0.7]}},
+    ]}
+
+
+def scenario_name(ref: str) -> str:
+    return ref if ref == "default" else "gen-{}-s{}".format(*ref.split(":")[1:])
 
 
 def main() -> None:
@@ -55,46 +56,54 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--milp-time-limit", type=float, default=120.0)
     ap.add_argument("--trace-dir", default=None)
+    ap.add_argument("--executor", default="local", help="local (default) or dask")
+    ap.add_argument("--sweep-out", default=None, help="keep the sweeps' records under this directory (resumable)")
+    ap.add_argument("--print-spec", action="store_true", help="print the stress spec as YAML (for sloserve sweep)")
     args = ap.parse_args()
-    methods = ("milp", "gh", "agh")
+    presets = list(filter(None, args.presets.split(",")))
+    spec = stress_spec(presets, args.draws, args.milp_time_limit)
+    if args.print_spec:
+        import yaml
+        import json
+        print(yaml.safe_dump(json.loads(json.dumps(spec)), sort_keys=False))  # no YAML anchors
+        return
+    import os
 
-    frames = [stress_study("default", default_scenario(), methods, args.draws, args.milp_time_limit)]
-    for p in filter(None, args.presets.split(",")):
-        frames.append(stress_study(f"gen-{p}-s0", generate_scenario(p, 0), methods, args.draws, args.milp_time_limit))
-    st = pd.concat(frames, ignore_index=True)
+    from sloserve.sweep import read_records, rolling_summary, run_sweep
+    if args.trace_dir:
+        os.environ["SLOSERVE_TRACE_DIR"] = args.trace_dir
+    out = Path(args.sweep_out) if args.sweep_out else None
+    run = run_sweep(spec, None if out is None else out / "stress", executor=args.executor)
+    rec = run.records
+    if run.failed:
+        raise SystemExit(f"{run.failed} cases failed: {rec.loc[rec['status'] == 'error', 'error'].iloc[0]}")
+    for m in rec.loc[rec["plan_status"] == "infeasible", "method"].unique():
+        print(f"{m} found no plan on some scenarios")
+    rec = rec[rec["plan_status"] != "infeasible"]
+    cols = ["slo_violating", "beyond_capacity", "infra_cost_per_hour", "penalty_per_hour", "total_cost_per_hour"]
+    margin = rec["params.slo_margin"] if "params.slo_margin" in rec else pd.Series(float("nan"), index=rec.index)
+    plain = rec[margin.isna()]
+    st = plain.groupby(["scenario", "method", "mode", "s"], as_index=False, sort=False)[cols].mean()
+    order = {s: i for i, s in enumerate(["default"] + [f"gen:{p}:0" for p in presets])}
+    st = st.sort_values(["scenario", "method", "mode", "s"], key=lambda c: c.map(order) if c.name == "scenario" else c)
+    st["scenario"] = st["scenario"].map(scenario_name)
+    knob = rec[margin.notna()].rename(columns={"params.slo_margin": "slo_margin"})
+    knob = knob.sort_values(["slo_margin", "s"], ascending=[False, True])[["slo_margin", "s"] + cols]
 
-    from sloserve.traces.trace import default_trace_dir, load_traces
-    tdir = Path(args.trace_dir) if args.trace_dir else default_trace_dir()
-    trace = load_traces([tdir / "AzureLLMInferenceTrace_code.csv", tdir / "AzureLLMInferenceTrace_conv.csv"], progress=False)
-    rates = rolling.rates_per_window(trace, "5min", types_per_service=3)
-    c = compile_scenario(default_scenario())
-    rows = []
-    for method, limit, margin in (("agh", None, 1.0), ("agh", None, 1.2), ("milp", 30.0, 1.0)):
-        r = rolling.rolling_horizon(c, rates[list(c.query_types["query_type"])],
-                                    rolling.RollingOptions(method=method, forecast="ewma", time_limit_s=limit,
-                                                           margin=margin), progress=False)
-        h = rolling.horizon_summary(r)
-        h.insert(0, "margin", margin)
-        h.insert(0, "method", method)
-        rows.append(h)
-    rh = pd.concat(rows, ignore_index=True)
-
-    # the SLO-margin knob: plan on SLOs x margin, judge against the real SLOs
-    kn = []
-    base = default_scenario()
-    for margin in (1.0, 0.9, 0.8, 0.7):
-        i = build_instance(compile_scenario(stress.with_slo_margin(base, margin)))
-        p = solve(i, "milp", time_limit_s=args.milp_time_limit)
-        for s in FACTORS:
-            per = stress.evaluate(i, p, stress.Stress(s=s), slo_margin=1 / margin)
-            kn.append({"slo_margin": margin, "s": s, **stress.summarize(i, p, per)})
-    knob = pd.DataFrame(kn).drop(columns=["error_violated_types"])
+    # the rolling horizon on the 2023 Azure hour, as the sweep spec rolling_azure_hour.yaml
+    spec_r = Path(__file__).resolve().parent / "sweeps" / "rolling_azure_hour.yaml"
+    rr = run_sweep(spec_r, None if out is None else out / "azure", executor=args.executor)
+    rh = rolling_summary(rr.records)
+    rh = rh[["method", "params.margin", "params.policy", "cost_mean", "cost_var", "infra_mean", "penalty_mean",
+             "slo_violating_mean", "unserved_mean", "churn_gpus_total", "replan_s_mean", "windows"]]
 
     text = [
         "# Robustness: stress tests and rolling horizon",
         "",
         f"Produced by `python benchmarks/robustness.py --presets {args.presets} --draws {args.draws}` on "
-        f"{dt.date.today()}, {describe()}.",
+        f"{dt.date.today()}, {describe()}. The grids run as sweeps (`sloserve.sweep`; print the stress spec with "
+        f"`--print-spec`, the rolling one is `benchmarks/sweeps/rolling_azure_hour.yaml`); AGH runs at its "
+        f"deterministic work budget.",
         "",
         "## Stress: delays and error rates × s (plans fixed)",
         "",
@@ -106,8 +115,10 @@ def main() -> None:
         "",
         "## Rolling horizon on the Azure LLM Inference Trace 2023 (5-minute windows, EWMA forecast)",
         "",
-        "`static` = one plan for the peak window; `rolling` = re-planned every window with the method "
-        "(AGH at its default cap; MILP with a 30 s limit), provisioning forecast × margin.",
+        "`static_peak` = one plan for the first (history) window; `static_oracle` = one plan for the true peak "
+        "window (what the study used to compare against); `rolling` = re-planned every window with the method "
+        "(AGH at its work budget; MILP with a 30 s limit), provisioning forecast × margin; cost includes switching "
+        "(10 minutes of each added replica). The week-long study under volatile demand is docs/rolling_horizon.md.",
         "",
         markdown(rh),
         "",

@@ -1,7 +1,8 @@
 """Resumable outputs that never mix runs.
 
 A long command (``rolling``, a sweep) appends one record per finished unit of work to an output file,
-so that a rerun can skip what is done. :class:`ResumableCSV` keeps a manifest beside the file
+so that a rerun can skip what is done. :class:`Manifest` is the rule every such output follows
+(``sloserve.sweep``'s Parquet partitions too); :class:`ResumableCSV` keeps one beside its file
 (``<file>.manifest.json``): the command, the sloserve version, every option and a fingerprint of every
 input (path, size, SHA-256 of its first MiB — or of the data itself for in-memory inputs). A rerun
 with anything different stops with :class:`~sloserve.errors.InputError` (exit 2) naming what differs;
@@ -57,6 +58,55 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
+class Manifest:
+    """The manifest of a resumable output: command, sloserve version, options, input fingerprints and
+    any ``fields`` the output fixes (a CSV's columns); ``noun`` is what messages call it. :meth:`check` compares a stored manifest with
+    this run's and raises InputError naming the first field, option or input that differs;
+    :meth:`write` stores it atomically. ``target`` names the output in messages."""
+
+    def __init__(self, path: str | Path, *, target: str | Path, command: str, options: dict[str, Any],
+                 inputs: Sequence[dict[str, Any]], noun: str = "file", **fields: Any):
+        self.path = Path(path)
+        self.target = str(target)
+        self.noun = noun  # what the messages call the output ("file", "sweep")
+        self.fields = ("command", "sloserve_version", *fields)
+        self.data = {"command": command, "sloserve_version": __version__, "options": _plain(options),
+                     "inputs": [dict(i) for i in inputs], **{k: _plain(v) for k, v in fields.items()}}
+
+    def write(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n")
+        os.replace(tmp, self.path)
+
+    def check(self, hint: str) -> None:
+        """Refuse (InputError) unless the stored manifest describes the same run."""
+        if not self.path.exists():
+            raise InputError(self.target, None, f"exists but has no manifest ({self.path.name}), so it "
+                                                f"was not written by this command; {hint}")
+        try:
+            old = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(str(self.path), None, f"unreadable manifest ({e}); {hint}") from None
+        for field in self.fields:
+            if old.get(field) != self.data[field]:
+                raise InputError(self.target, field, f"was written with {field} {old.get(field)!r}, this run has "
+                                                     f"{self.data[field]!r}; {hint}")
+        oo, no = old.get("options", {}), self.data["options"]
+        for k in sorted(set(oo) | set(no)):
+            if oo.get(k) != no.get(k):
+                raise InputError(self.target, f"option {k}", f"was {oo.get(k)!r} in the run that wrote this "
+                                                             f"{self.noun}, now {no.get(k)!r}; {hint}")
+        oi, ni = old.get("inputs", []), self.data["inputs"]
+        if len(oi) != len(ni):
+            raise InputError(self.target, "inputs", f"was written from {len(oi)} inputs, this run has {len(ni)}; {hint}")
+        for a, b in zip(oi, ni):
+            for k in ("path", "size", "sha256_first_mib"):
+                if a.get(k) != b.get(k):
+                    raise InputError(self.target, f"input {b.get('path')}", f"differs from the run that wrote this "
+                                                                           f"{self.noun} ({k}: {a.get(k)!r} then, "
+                                                                           f"{b.get(k)!r} now); {hint}")
+
+
 class ResumableCSV:
     """A CSV file of records written as they finish, resumable only by the same run.
 
@@ -71,8 +121,9 @@ class ResumableCSV:
         self.columns = list(columns)
         self.key = list(key)
         self.notes = notes if notes is not None else sys.stderr
-        self.manifest = {"command": command, "sloserve_version": __version__, "options": _plain(options),
-                         "inputs": [dict(i) for i in inputs], "columns": self.columns}
+        self._manifest = Manifest(self.manifest_path, target=self.path, command=command, options=options,
+                                  inputs=inputs, columns=self.columns)
+        self.manifest = self._manifest.data
         self.records: list[dict[str, Any]] = []
         if self.path.is_dir():
             raise InputError(str(self.path), None, "is a directory; --out needs a file path")
@@ -90,10 +141,8 @@ class ResumableCSV:
         parent = self.path.parent
         if not parent.is_dir():
             raise InputError(str(self.path), None, f"the directory {parent} does not exist")
-        tmp = self.manifest_path.with_name(self.manifest_path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(self.manifest, indent=2) + "\n")
-            os.replace(tmp, self.manifest_path)
+            self._manifest.write()
             with self.path.open("w", newline="") as f:
                 csv.writer(f, lineterminator="\n").writerow(self.columns)
         except OSError as e:
@@ -101,31 +150,7 @@ class ResumableCSV:
 
     def _resume(self) -> None:
         hint = "use --overwrite to start fresh, or another --out"
-        if not self.manifest_path.exists():
-            raise InputError(str(self.path), None, f"exists but has no manifest ({self.manifest_path.name}), so it "
-                                                   f"was not written by this command; {hint}")
-        try:
-            old = json.loads(self.manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise InputError(str(self.manifest_path), None, f"unreadable manifest ({e}); {hint}") from None
-        for field in ("command", "sloserve_version", "columns"):
-            if old.get(field) != self.manifest[field]:
-                raise InputError(str(self.path), field, f"was written with {field} {old.get(field)!r}, this run has "
-                                                        f"{self.manifest[field]!r}; {hint}")
-        oo, no = old.get("options", {}), self.manifest["options"]
-        for k in sorted(set(oo) | set(no)):
-            if oo.get(k) != no.get(k):
-                raise InputError(str(self.path), f"option {k}", f"was {oo.get(k)!r} in the run that wrote this "
-                                                                f"file, now {no.get(k)!r}; {hint}")
-        oi, ni = old.get("inputs", []), self.manifest["inputs"]
-        if len(oi) != len(ni):
-            raise InputError(str(self.path), "inputs", f"was written from {len(oi)} inputs, this run has {len(ni)}; {hint}")
-        for a, b in zip(oi, ni):
-            for k in ("path", "size", "sha256_first_mib"):
-                if a.get(k) != b.get(k):
-                    raise InputError(str(self.path), f"input {b.get('path')}", f"differs from the run that wrote this "
-                                                                              f"file ({k}: {a.get(k)!r} then, "
-                                                                              f"{b.get(k)!r} now); {hint}")
+        self._manifest.check(hint)
         self.records = self._read_records(hint)
 
     def _read_records(self, hint: str) -> list[dict[str, Any]]:

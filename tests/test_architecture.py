@@ -153,7 +153,9 @@ def test_every_registry_is_filled_by_explicit_imports():
     from sloserve.evaluate.forecast import FORECASTERS
     from sloserve.solvers import load_methods
     assert {"milp", "gh", "agh", "agh+milp"} <= set(load_methods().names())
-    assert {"last", "ewma", "seasonal"} <= set(FORECASTERS.names())
+    assert {"last", "ewma", "seasonal", "holt_winters"} <= set(FORECASTERS.names())
+    from sloserve.sweep import EXECUTORS, STUDIES
+    assert {"local", "dask"} <= set(EXECUTORS.names()) and {"plan", "stress", "simulate", "rolling"} <= set(STUDIES.names())
 
 
 def test_old_module_paths_are_the_same_modules():
@@ -163,3 +165,19 @@ def test_old_module_paths_are_the_same_modules():
     from sloserve.solvers.heuristics import core as new_core
     assert old is new and old_core is new_core
     assert callable(sloserve.solve) and callable(sloserve.check)
+
+
+def test_only_sweep_imports_dask():
+    """Dask is an optional extra for sweeps: no other package may import it (function level included)."""
+    bad = []
+    for p in ROOT.rglob("*.py"):
+        mod = _module_name(p)
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            if any(n.split(".")[0] in ("dask", "distributed") for n in names) and _top(mod) != "sweep":
+                bad.append(mod)
+    assert not bad, f"only sloserve.sweep may import Dask: {sorted(set(bad))}"
+    code = "import sys, sloserve.sweep; print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"importing sloserve.sweep loaded Dask: {out[:200]}"

@@ -9,7 +9,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-API_PACKAGES = {"pyomo", "highspy", "pandas", "numpy", "pyscipopt", "scipy"}
+API_PACKAGES = {"pyomo", "highspy", "pandas", "numpy", "pyscipopt", "scipy", "dask", "distributed", "statsmodels"}
 
 
 def _requirements() -> list[Requirement]:

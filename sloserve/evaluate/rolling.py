@@ -51,7 +51,15 @@ def with_rates(c: Compiled, rates: np.ndarray) -> Compiled:
 
 
 def _evaluate_window(base: Instance, y, x, u, actual: np.ndarray, ro: RollingOptions) -> dict:
-    per = evaluate_arrays(base, y, x, u, Stress(), rates=actual, violation_penalty=ro.violation_penalty)
+    return evaluate_window(base, y, x, u, actual, violation_penalty=ro.violation_penalty)
+
+
+def evaluate_window(base: Instance, y, x, u, actual: np.ndarray,
+                    violation_penalty: float = DEFAULT_VIOLATION_PENALTY) -> dict:
+    """One window's outcome of plan arrays against the rates that arrived: replica cost ($/h),
+    penalties ($/h), the demand-weighted shares violating an SLO, beyond capacity and unserved
+    (by plan or beyond capacity), and the GPUs deployed."""
+    per = evaluate_arrays(base, y, x, u, Stress(), rates=actual, violation_penalty=violation_penalty)
     w = max(actual.sum(), 1e-300)
     infra = float(base.cost @ y + base.fixed_cost_of(y, x))
     return {"infra_cost_per_hour": infra, "penalty_per_hour": float(per["penalty_per_hour"].sum()),

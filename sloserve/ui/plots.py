@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 __all__ = [
     "plot_arrivals", "plot_token_hist", "plot_type_scatter", "type_cv_summary", "plot_type_cv",
     "plot_rate_statistics", "plot_gpus_by_type", "plot_cost_breakdown", "plot_latency_vs_slo",
+    "rolling_volatility", "plot_demand_series",
 ]
 
 #: the latency metrics of :func:`sloserve.plan.summary_frame`: label -> (column stem, SLO column)
@@ -271,4 +272,38 @@ def plot_latency_vs_slo(summary: pd.DataFrame, ax: Axes | None = None, *, stat: 
     ax.set_ylim(0, max(1.15, 1.1 * top))
     ax.tick_params(axis="x", labelsize="small")
     ax.legend(fontsize="small", ncols=len(cols), loc="upper left")
+    return ax
+
+
+def _policy_label(method: str, policy: str) -> str:
+    return f"re-plan {method.upper()}" if policy == "rolling" else f"{policy.replace('_', ' ')} ({method.upper()})"
+
+
+def rolling_volatility(summary: pd.DataFrame, y: str = "cost_mean", ax: Axes | None = None, *,
+                       policies: Sequence[str] | None = None) -> Axes:
+    """A rolling-horizon summary (:func:`sloserve.sweep.rolling_summary`) against volatility: ``y``
+    (cost_mean, cost_var, unserved_mean, ...) per method and policy, one line each."""
+    ax = _ax(ax)
+    s = summary.copy()
+    if policies is not None:
+        s = s[s["params.policy"].isin(policies)]
+    for (m, p), g in s.groupby(["method", "params.policy"], sort=True):
+        g = g.sort_values("window.volatility")
+        ax.plot(g["window.volatility"].astype(float), g[y], marker="o" if p == "rolling" else "s",
+                linestyle="-" if p == "rolling" else "--", label=_policy_label(m, p))
+    ax.set_xlabel("volatility (0 flat, 1 extreme)")
+    ax.set_ylabel(y.replace("_", " ").replace("cost mean", "cost, mean over windows ($/h)")
+                  .replace("cost var", "cost variance over windows"))
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_demand_series(series: Mapping[str, pd.DataFrame], ax: Axes | None = None) -> Axes:
+    """Total arrival rate over time of several demand series (name -> windows × query types, index in s)."""
+    ax = _ax(ax, figsize=(9, 3))
+    for name, df in series.items():
+        ax.plot(df.index.to_numpy() / 3600.0, df.sum(axis=1).to_numpy(), label=name, linewidth=0.9)
+    ax.set_xlabel("hours from the start of the evaluated span")
+    ax.set_ylabel("total arrival rate (rps)")
+    ax.legend(fontsize=7)
     return ax
