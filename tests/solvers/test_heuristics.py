@@ -150,18 +150,21 @@ def test_lp_relaxation_is_a_lower_bound_and_column_generation_is_exact():
         assert stats["lp_bound"] <= inst.objective(y, u, x) + 1e-7
 
 
-def test_default_time_cap_and_budget_by_size():
+def test_budget_and_safety_cap_follow_the_size_class():
+    """The work budget is chosen by routes and configurations alone (sloserve.problem.size); the time
+    cap is a safety stop well above the budget's target."""
     from types import SimpleNamespace
     from sloserve.solvers.heuristics import agh_budget, default_time_cap
     small, large, xl = (SimpleNamespace(R=r, C=c) for r, c in ((2_000, 300), (34_000, 1_300), (89_000, 1_665)))
-    assert default_time_cap(small) == default_time_cap(large) == 1.0
-    assert default_time_cap(xl) == 3.0
-    assert default_time_cap(SimpleNamespace(R=10_000, C=1_600)) == 3.0
-    assert "mip_max_improving_sols" not in agh_budget(small)["options"]
-    assert agh_budget(large)["options"]["mip_max_improving_sols"] == 3
-    assert agh_budget(xl)["options"]["mip_max_improving_sols"] == 3
-    # a short dive on L-sized instances (cheaper, leaves the restricted MILP a third solution)
-    assert agh_budget(large)["dive_steps"] < agh_budget(small)["dive_steps"] == agh_budget(xl)["dive_steps"]
+    assert (agh_budget(small).size, agh_budget(large).size, agh_budget(xl).size) == ("S", "L", "XL")
+    assert agh_budget(SimpleNamespace(R=10_000, C=1_600)).size == "L+"  # many configurations
+    for inst in (small, large, xl):
+        b = agh_budget(inst)
+        assert default_time_cap(inst) == b.time_cap_s >= 5 * b.target_s
+    assert agh_budget(large).target_s == 1.0 and agh_budget(xl).target_s == 3.0
+    # from L on: a short dive and the restricted MILP stopped by counts (solutions, nodes)
+    assert agh_budget(large).dive_steps < agh_budget(small).dive_steps
+    assert agh_budget(large).sols is not None and agh_budget(small).sols is None
 
 
 def test_time_limit_overrides_the_default_cap():
