@@ -188,3 +188,39 @@ def test_candidates_include_the_cheapest_whole_replica_configuration():
     big = inst.config_index["big|g|bf16|tp1pp1"]
     assert big in candidate_configs(P, [np.array([0])], None, 2, per_type=1)
     assert big not in candidate_configs(P, [np.array([0])], None, 2, per_type=0)
+
+
+@pytest.mark.parametrize("regime", ["tight_gpus", "few_models"])
+def test_agh_gives_the_same_plan_on_a_slow_machine(monkeypatch, regime):
+    """AGH's budget is counts, not the clock: with every LP solve, restricted MILP and local-search
+    move slowed down (a sleep each, as on a busy machine), it returns the same plan and says the budget
+    stopped it; with a cap below what the slowed run needs, the cap fires and says so."""
+    import importlib
+    import time as _time
+
+    from sloserve.model.regimes import regime_instance
+    from sloserve.solvers.heuristics import search
+    from sloserve.solvers.heuristics.lp import RelaxedLP
+
+    agh_mod = importlib.import_module("sloserve.solvers.heuristics.agh")  # the package's `agh` is the method
+    inst = build_instance(regime_instance(regime, "S", 1).compiled)
+    (quick, s0) = agh_arrays(inst, seed=0)
+    assert s0["stopped_by"] == "budget"
+
+    def slow(fn, delay):
+        def wrapped(*a, **k):
+            _time.sleep(delay)
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(RelaxedLP, "solve", slow(RelaxedLP.solve, 0.01))
+    monkeypatch.setattr(agh_mod, "restricted_mip", slow(agh_mod.restricted_mip, 0.2))
+    for name in ("close_config", "drop_replica", "close_model", "relocate_type"):
+        monkeypatch.setattr(search, name, slow(getattr(search, name), 0.002))
+    (slowed, s1) = agh_arrays(inst, seed=0)
+    assert s1["runtime_s"] > s0["runtime_s"] + 0.4  # the slowdown was real
+    assert s1["stopped_by"] == "budget" and s1["work"] == s0["work"]
+    for p, q in zip(quick, slowed):
+        np.testing.assert_array_equal(p, q)
+    (_, s2) = agh_arrays(inst, seed=0, time_cap_s=0.3)
+    assert s2["stopped_by"] == "time_cap"
