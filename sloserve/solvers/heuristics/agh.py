@@ -254,3 +254,17 @@ def agh_milp(inst: Instance, opts: SolveOptions) -> Plan:
     plan.runtime_s = time.perf_counter() - t0
     plan.extra = {**plan.extra, "agh_objective": warm.objective, "agh_runtime_s": warm.runtime_s}
     return plan
+
+
+@register_method("agh-robust", "AGH on the box-robust tables: delays and errors × s_max on every route "
+                               "(extra s_max, default 1.3)")
+def agh_robust(inst: Instance, opts: SolveOptions) -> Plan:
+    """AGH on :func:`~sloserve.problem.robust.robust_tables`; its plan is read on the nominal tables (same names)."""
+    from ...problem.instance import build_instance
+    from ...problem.robust import Uncertainty, robust_tables
+    s_max = float((opts.extra or {}).get("s_max", 1.3))
+    rob = build_instance(robust_tables(inst.compiled, Uncertainty(s_max=s_max, gamma=1)))
+    plan = agh(rob, opts)
+    plan.method = "agh-robust"
+    plan.extra["robust"] = {"s_max": s_max, "gamma": "box"}
+    return plan
