@@ -72,6 +72,32 @@ pd.DataFrame({m: {"cost $/h": p.objective, "GPUs": int(ss.replicas_frame(inst, p
                   "runtime s": p.runtime_s} for m, p in plans.items()}).T
 
 # %% [markdown]
+# ## A robust plan: budgeted uncertainty
+#
+# The plans above are as tight as the numbers allow, so they have no reason to survive a worse world.
+# A *robust* plan (Bertsimas–Sim budgeted uncertainty, `sloserve.problem.robust`) must stay feasible when,
+# for each query type, delays and error rates inflate up to `s_max` on up to Γ of its routes, with capacity
+# falling by the same factor. `agh-robust` runs AGH on the box-robust tables (every route inflated);
+# `milp-robust` is the exact MILP counterpart (`extra={"s_max": ..., "gamma": ...}`), compared with the
+# headroom knobs in `docs/robustness.md`. Here: `s_max` = 1.1, and how many worst-case breaks each plan has.
+
+# %%
+from sloserve.problem.plan import arrays_from_plan
+from sloserve.problem.robust import Uncertainty, robust_violations
+
+unc = Uncertainty(s_max=1.1, gamma=1)
+if "agh" in ss.load_methods():
+    plans["agh-robust 1.1"] = ss.solve(compiled, "agh-robust", extra={"s_max": unc.s_max})
+assert all(ss.check(inst, p).ok for p in plans.values())
+
+def worst_case_breaks(p):
+    a = arrays_from_plan(inst, p)
+    return len(robust_violations(inst, a.y, a.x, a.u, unc))
+
+pd.DataFrame({m: {"cost $/h": p.objective, "worst-case breaks at s_max=1.1": worst_case_breaks(p)}
+              for m, p in plans.items()}).T
+
+# %% [markdown]
 # ## Stress: inflate delays and error rates by *s*
 #
 # `stress.Stress(s, d, mode)` scales every route's TTFT, TPOT and end-to-end latency and its error

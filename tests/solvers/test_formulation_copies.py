@@ -3,8 +3,9 @@ tie each copy to the Pyomo model, which is the reference.
 
 - The heuristics' LP (:mod:`sloserve.solvers.heuristics.lp`) is the Pyomo model's LP relaxation with the
   binaries o_c eliminated through o_c ≥ y_c/Ymax_c: it has no ``open_routes`` rows (x_ic ≤ o_c), which
-  the relaxation may tighten. So its optimum equals the Pyomo relaxation's with ``open_routes``
-  deactivated, and is never above the full relaxation's.
+  the relaxation may tighten, and, when models are selected (fixed costs or max_models), the valid cut
+  ``model_routes`` Σ_{c of model j} x_ic ≤ s_j. So its optimum equals the Pyomo relaxation's with
+  ``open_routes`` deactivated and that cut added, and is never above the full relaxation's with the cut.
 - The restricted MILP (:mod:`sloserve.solvers.heuristics.submip`) equals the Pyomo MILP with every
   configuration outside the candidate set closed (o_c = 0).
 """
@@ -38,6 +39,9 @@ def _pyomo_lp(inst, open_routes: bool) -> float | None:
     pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
     if not open_routes:
         m.open_routes.deactivate()
+    if (inst.fixed_cost > 0).any() or inst.options.max_models is not None:
+        m.model_routes = pyo.Constraint(m.I, m.J, rule=lambda m, i, j: sum(
+            m.x[i, c] for c in m.C_i[i] if m.model_of[c] == j) <= m.s[j])
     res = solve_instance(m, mip_gap=0.0)
     return res.objective if res.has_solution else None
 

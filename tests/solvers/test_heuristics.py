@@ -150,18 +150,21 @@ def test_lp_relaxation_is_a_lower_bound_and_column_generation_is_exact():
         assert stats["lp_bound"] <= inst.objective(y, u, x) + 1e-7
 
 
-def test_default_time_cap_and_budget_by_size():
+def test_budget_and_safety_cap_follow_the_size_class():
+    """The work budget is chosen by routes and configurations alone (sloserve.problem.size); the time
+    cap is a safety stop well above the budget's target."""
     from types import SimpleNamespace
     from sloserve.solvers.heuristics import agh_budget, default_time_cap
     small, large, xl = (SimpleNamespace(R=r, C=c) for r, c in ((2_000, 300), (34_000, 1_300), (89_000, 1_665)))
-    assert default_time_cap(small) == default_time_cap(large) == 1.0
-    assert default_time_cap(xl) == 3.0
-    assert default_time_cap(SimpleNamespace(R=10_000, C=1_600)) == 3.0
-    assert "mip_max_improving_sols" not in agh_budget(small)["options"]
-    assert agh_budget(large)["options"]["mip_max_improving_sols"] == 3
-    assert agh_budget(xl)["options"]["mip_max_improving_sols"] == 3
-    # a short dive on L-sized instances (cheaper, leaves the restricted MILP a third solution)
-    assert agh_budget(large)["dive_steps"] < agh_budget(small)["dive_steps"] == agh_budget(xl)["dive_steps"]
+    assert (agh_budget(small).size, agh_budget(large).size, agh_budget(xl).size) == ("S", "L", "XL")
+    assert agh_budget(SimpleNamespace(R=10_000, C=1_600)).size == "L+"  # many configurations
+    for inst in (small, large, xl):
+        b = agh_budget(inst)
+        assert default_time_cap(inst) == b.time_cap_s >= 5 * b.target_s
+    assert agh_budget(large).target_s == 1.0 and agh_budget(xl).target_s == 3.0
+    # from L on: a short dive and the restricted MILP stopped by counts (solutions, nodes)
+    assert agh_budget(large).dive_steps < agh_budget(small).dive_steps
+    assert agh_budget(large).sols is not None and agh_budget(small).sols is None
 
 
 def test_time_limit_overrides_the_default_cap():
@@ -185,3 +188,39 @@ def test_candidates_include_the_cheapest_whole_replica_configuration():
     big = inst.config_index["big|g|bf16|tp1pp1"]
     assert big in candidate_configs(P, [np.array([0])], None, 2, per_type=1)
     assert big not in candidate_configs(P, [np.array([0])], None, 2, per_type=0)
+
+
+@pytest.mark.parametrize("regime", ["tight_gpus", "few_models"])
+def test_agh_gives_the_same_plan_on_a_slow_machine(monkeypatch, regime):
+    """AGH's budget is counts, not the clock: with every LP solve, restricted MILP and local-search
+    move slowed down (a sleep each, as on a busy machine), it returns the same plan and says the budget
+    stopped it; with a cap below what the slowed run needs, the cap fires and says so."""
+    import importlib
+    import time as _time
+
+    from sloserve.model.regimes import regime_instance
+    from sloserve.solvers.heuristics import search
+    from sloserve.solvers.heuristics.lp import RelaxedLP
+
+    agh_mod = importlib.import_module("sloserve.solvers.heuristics.agh")  # the package's `agh` is the method
+    inst = build_instance(regime_instance(regime, "S", 1).compiled)
+    (quick, s0) = agh_arrays(inst, seed=0)
+    assert s0["stopped_by"] == "budget"
+
+    def slow(fn, delay):
+        def wrapped(*a, **k):
+            _time.sleep(delay)
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(RelaxedLP, "solve", slow(RelaxedLP.solve, 0.01))
+    monkeypatch.setattr(agh_mod, "restricted_mip", slow(agh_mod.restricted_mip, 0.2))
+    for name in ("close_config", "drop_replica", "close_model", "relocate_type"):
+        monkeypatch.setattr(search, name, slow(getattr(search, name), 0.002))
+    (slowed, s1) = agh_arrays(inst, seed=0)
+    assert s1["runtime_s"] > s0["runtime_s"] + 0.4  # the slowdown was real
+    assert s1["stopped_by"] == "budget" and s1["work"] == s0["work"]
+    for p, q in zip(quick, slowed):
+        np.testing.assert_array_equal(p, q)
+    (_, s2) = agh_arrays(inst, seed=0, time_cap_s=0.3)
+    assert s2["stopped_by"] == "time_cap"

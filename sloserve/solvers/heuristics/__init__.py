@@ -4,8 +4,8 @@ Registered methods:
 
 - ``"gh"``       one greedy pass (:mod:`.gh`), milliseconds; falls back to LP rounding
                  (:mod:`.lp`, :mod:`.lpround`) when the greedy gets stuck;
-- ``"agh"``      GH ∪ LP-rounding dive ∪ restricted MILP (:mod:`.submip`) ∪ seeded multi-start +
-                 local search (:mod:`.search`), :mod:`.agh`;
+- ``"agh"``      GH ∪ LP-rounding dive ∪ two restricted MILPs (:mod:`.submip`) ∪ local search and
+                 seeded multi-starts (:mod:`.search`), on a deterministic work budget by size, :mod:`.agh`;
 - ``"agh+milp"`` AGH, then the MILP warm-started from the AGH plan.
 
 Both heuristics return a plan that :func:`sloserve.check.check_arrays` accepts, or raise
@@ -15,12 +15,11 @@ here imports Pyomo: the LP and the restricted MILP are built on the same arrays 
 """
 from __future__ import annotations
 
-from .agh import (AGH_DEFAULT_TIME_S, AGH_LARGE_TIME_S, agh, agh_arrays, agh_budget, agh_milp,
-                  default_time_cap)
+from .agh import BUDGETS, AghBudget, agh, agh_arrays, agh_budget, agh_milp, default_time_cap
 from .core import Knobs, Prepared, State, insert_type, prepare
 from .gh import construct, gh, gh_arrays, greedy, hardest_first
 from .search import adaptive, local_search
 
 __all__ = ["gh", "agh", "agh_milp", "agh_arrays", "gh_arrays", "prepare", "Prepared", "State", "Knobs",
            "insert_type", "construct", "greedy", "hardest_first", "adaptive", "local_search",
-           "AGH_DEFAULT_TIME_S", "AGH_LARGE_TIME_S", "default_time_cap", "agh_budget"]
+           "AghBudget", "BUDGETS", "default_time_cap", "agh_budget"]

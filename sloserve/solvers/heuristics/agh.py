@@ -1,23 +1,31 @@
 """AGH, the adaptive heuristic of ``docs/heuristics.md``: the best of several constructions, improved.
 
-Starts: GH's plan (:mod:`.gh`); the LP-rounding dive + trim (:mod:`.lpround`); a restricted MILP
-over the candidate configurations (:mod:`.submip`) warm-started from the best start; then seeded
-greedy multi-starts with local search (:mod:`.search`). The best checker-clean plan wins, so AGH
-never costs more than GH for the same seed. The work budget is deterministic by instance size
-(:func:`agh_budget`); the time cap (:func:`default_time_cap`) is a safety stop only.
+Starts: GH's plan (:mod:`.gh`); the LP-rounding dive + trim (:mod:`.lpround`). Then a restricted MILP
+over candidate configurations and routes (:mod:`.submip`) warm-started from the best start, a second
+one centred on its answer (every route of the configurations it opened), local search and, on small
+instances, seeded greedy multi-starts (:mod:`.search`). The best checker-clean plan wins, so AGH never
+costs more than GH for the same seed.
+
+The work is fixed by the instance's size class (:func:`agh_budget`, :mod:`sloserve.problem.size`):
+dive steps, candidates, routes, node and solution limits of HiGHS, starts and local-search passes —
+counts, never the clock. So the plan depends on the instance and the seed only, not on how fast or
+busy the machine is. The time cap (:attr:`AghBudget.time_cap_s`, or ``SolveOptions.time_limit_s``) is a
+safety stop, several times what the budget takes on a quiet machine; when it fires,
+``stats["stopped_by"] == "time_cap"`` and the plan may depend on machine speed.
 
 Registered methods: ``agh`` and ``agh+milp`` (AGH, then the MILP warm-started from its plan).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from ...errors import InfeasibleError
 from ...problem.instance import Instance
 from ...problem.plan import Plan, plan_from_arrays, replace_plan, tidy
+from ...problem.size import size_class
 from ...vocab import Status
 from ..methods import METHODS, SolveOptions, register_method
 from .core import Prepared, State, finish, prepare
@@ -25,80 +33,99 @@ from .gh import greedy
 from .lp import RelaxedLP, lower_bound
 from .lpround import candidate_configs, clean_state, dive, lp_infeasible, restricted_mip, trim, verified
 from .search import adaptive
-
-AGH_DEFAULT_TIME_S = 1.0
-#: default cap on instances larger than preset L (the targets allow 3 s on XL)
-AGH_LARGE_TIME_S = 3.0
-#: "larger than L": more routes or configurations than this (L: ≈34 000 routes, ≈1 300 configurations)
-XL_ROUTES, XL_CONFIGS = 50_000, 1500
-#: "L-sized": from here on the restricted MILP stops at its first improving solutions (see agh_budget)
-L_ROUTES = 20_000
-#: restricted-MILP size: at most this many candidate configurations (all of them on small instances)
-AGH_MIP_CONFIGS = 120
+from .submip import route_subset
 
 
-def default_time_cap(inst: Instance) -> float:
-    """AGH's default safety cap: 1 s up to L-sized instances, 3 s beyond (R > 50 000 or C > 1500)."""
-    return AGH_LARGE_TIME_S if inst.R > XL_ROUTES or inst.C > XL_CONFIGS else AGH_DEFAULT_TIME_S
+@dataclass(frozen=True)
+class AghBudget:
+    """AGH's deterministic work budget for one size class; ``time_cap_s`` is the safety stop only."""
+
+    size: str
+    target_s: float  # what the budget is sized for, on a quiet machine (docs/heuristics.md)
+    time_cap_s: float  # safety stop: a multiple of the target
+    dive_steps: int  # LP-rounding fixes before the rest is rounded up at once
+    configs: int  # candidate configurations of the restricted MILP (all of them when there are fewer)
+    per_type: int  # whole-replica picks per query type among the candidates
+    routes_per_type: int  # LP-ranked routes per type (plus per-model / per-GPU best, the starts' routes); 0 = all
+    nodes: int  # round 1: HiGHS mip_max_nodes
+    sols: int | None  # round 1: HiGHS mip_max_improving_sols (the warm start counts), None = no limit
+    polish_configs: int  # round 2: candidates around round 1's plan (all routes of its configurations)
+    polish_nodes: int  # round 2: node limit (0 = no second round)
+    starts: int  # seeded greedy multi-starts with local search (start 0 = the best plan so far)
+    ls_passes: int  # local-search passes per start
+    ls_trials: int  # local-search trial moves per start (each a ruin and re-insertion)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
-def agh_budget(inst: Instance) -> dict:
-    """The deterministic iteration budget of AGH's restricted MILP by instance size.
+#: the budget by size class (targets: S/M well under 1 s, L 1 s, XL 3 s on a quiet machine)
+BUDGETS: dict[str, AghBudget] = {
+    "S": AghBudget("S", 0.5, 10.0, dive_steps=25, configs=400, per_type=2, routes_per_type=12, nodes=500, sols=None,
+                   polish_configs=150, polish_nodes=300, starts=3, ls_passes=4, ls_trials=400),
+    "M": AghBudget("M", 0.8, 10.0, dive_steps=25, configs=160, per_type=2, routes_per_type=10, nodes=300, sols=None,
+                   polish_configs=150, polish_nodes=200, starts=2, ls_passes=2, ls_trials=200),
+    "L": AghBudget("L", 1.0, 10.0, dive_steps=5, configs=120, per_type=1, routes_per_type=8, nodes=50, sols=4,
+                   polish_configs=120, polish_nodes=50, starts=0, ls_passes=1, ls_trials=100),
+    "L+": AghBudget("L+", 2.0, 20.0, dive_steps=5, configs=120, per_type=1, routes_per_type=8, nodes=50, sols=4,
+                    polish_configs=120, polish_nodes=50, starts=0, ls_passes=1, ls_trials=100),
+    "XL": AghBudget("XL", 3.0, 30.0, dive_steps=5, configs=140, per_type=1, routes_per_type=8, nodes=80, sols=4,
+                    polish_configs=140, polish_nodes=80, starts=0, ls_passes=1, ls_trials=100),
+}
+#: HiGHS options of every restricted MILP (restarts off: faster on M and L at the same answers)
+MIP_OPTIONS = {"mip_allow_restart": False}
 
-    Small/medium: up to 120 candidate configurations (2 whole-replica picks per type), 200 nodes, solved
-    to optimality of the restriction; LP dive of 25 steps. L-sized instances (R > 20 000): the restricted
-    MILP's root alone takes ≈ 1 s, so it stops after its third improving solution (HiGHS
-    ``mip_max_improving_sols``, the warm start counts as the first) or 10 nodes, over 100 candidates
-    with 1 pick per type — the budget, not the clock, ends it; the dive stops after 5 steps (then rounds
-    the rest up at once): 8 LP solves instead of up to 28, and on L a start from which RINS finds better
-    plans. Beyond L (3 s cap): 120 candidates, third improving solution, 50 nodes, 25 dive steps.
-    No greedy multi-starts from L on (each costs more than the MILP's remaining time). HiGHS restarts
-    are off everywhere (faster on M and L)."""
-    opts = {"mip_allow_restart": False}
-    if inst.R > XL_ROUTES or inst.C > XL_CONFIGS:  # 3 s default cap: one improving solution more
-        return {"configs": 120, "per_type": 1, "nodes": 50, "starts": 0, "dive_steps": 25,
-                "options": {**opts, "mip_max_improving_sols": 3}}
-    if inst.R > L_ROUTES:  # short dive (5 steps): cheaper and, on L, a better RINS start than 25 steps
-        return {"configs": 100, "per_type": 1, "nodes": 10, "starts": 0, "dive_steps": 5,
-                "options": {**opts, "mip_max_improving_sols": 3}}
-    return {"configs": AGH_MIP_CONFIGS, "per_type": 2, "nodes": 200, "starts": 3, "dive_steps": 25, "options": opts}
 
+def agh_budget(inst) -> AghBudget:
+    """The work budget of AGH for ``inst``'s size class (by routes and configurations)."""
+    return BUDGETS[size_class(inst.R, inst.C)]
+
+
+def default_time_cap(inst) -> float:
+    """AGH's default safety cap for ``inst`` (seconds): a multiple of what its budget takes."""
+    return agh_budget(inst).time_cap_s
 
 
 def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None, starts: int | None = None,
-               noise: float = 0.15, max_passes: int = 4, P: Prepared | None = None,
-               mip_configs: int | None = None, mip_nodes: int | None = None,
+               noise: float = 0.15, max_passes: int | None = None, P: Prepared | None = None,
+               budget: AghBudget | None = None,
                ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], dict]:
     """AGH as arrays plus stats; raises ``InfeasibleError`` (only when the LP relaxation is infeasible,
     or every construction failed).
 
-    Starts: GH's plan; the LP-rounding dive (+ trim); a restricted MILP over the candidate
-    configurations (LP support, the starts' configurations and their deployments' TP/PP siblings,
-    the configurations with the smallest LP reduced cost) warm-started from the best start; then
-    seeded greedy multi-starts with local search while the iteration budget (and the safety time
-    cap) allow. The best checker-clean plan wins, so AGH never costs more than GH for the same seed."""
+    ``budget`` defaults to :func:`agh_budget`; ``starts`` and ``max_passes`` override its multi-starts
+    and local-search passes; ``time_cap_s`` its safety stop. The best checker-clean plan wins, so AGH
+    never costs more than GH for the same seed."""
     t0 = time.perf_counter()
-    budget = agh_budget(inst)
-    if time_cap_s is None:
-        time_cap_s = default_time_cap(inst)
-    if starts is None:
-        starts = budget["starts"]
-    deadline = t0 + time_cap_s
+    B = budget or agh_budget(inst)
+    if starts is not None:
+        B = replace(B, starts=int(starts))
+    if max_passes is not None:
+        B = replace(B, ls_passes=int(max_passes))
+    cap = B.time_cap_s if time_cap_s is None else float(time_cap_s)
+    deadline = t0 + cap
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
     P = P or prepare(inst)
     diagnosis: list[str] = []
-    stats: dict = {"starts": 0, "feasible_starts": 0, "moves": 0, "stopped_by": "budget", "best_start": None}
+    stats: dict = {"size_class": B.size, "starts": 0, "feasible_starts": 0, "moves": 0, "stopped_by": "budget",
+                   "best_start": None}
+    work = stats["work"] = {"lp_solves": 0, "mip_nodes": 0}
+    tm = stats["timings"] = {}
     pool: list[tuple[str, State]] = []
     try:
         gh_state = greedy(P)
         pool.append(("gh", gh_state))
-        gh_obj = gh_state.objective(P)
+        stats["gh_objective"] = gh_state.objective(P)
     except InfeasibleError as e:
-        gh_state, gh_obj = None, None
+        stats["gh_objective"] = None
         diagnosis = e.diagnosis
-    stats["gh_objective"] = gh_obj
-    tm = stats["timings"] = {"gh": time.perf_counter() - t0}
+    tm["gh"] = time.perf_counter() - t0
     root_lp = RelaxedLP(P)
     root = root_lp.solve()
+    work["lp_solves"] += 1
     if not root.ok:
         exact = lower_bound(P)
         if not exact.ok:
@@ -108,27 +135,35 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
     tm["lp"] = time.perf_counter() - t0
     # LP-rounding dive + trim
     res, lp, dstats = dive(P, first=root if root_lp is not None else None, lp=root_lp, deadline=deadline,
-                           max_steps=budget["dive_steps"])
+                           max_steps=B.dive_steps)
     stats["dive"] = dstats
+    work["lp_solves"] += dstats["lp_solves"]
     if res is not None:
         res, _ = trim(P, lp, res, deadline=deadline)
         st = clean_state(P, res.x, res.u)
         if st is not None:
             pool.append(("lp_dive", st))
+    elif left() <= 0:
+        stats["stopped_by"] = "time_cap"
     tm["dive"] = time.perf_counter() - t0
-    best_name, best = (min(pool, key=lambda t: t[1].objective(P)) if pool else (None, None))
-    # restricted MILP over the candidate configurations
-    if mip_configs is None:
-        mip_configs = budget["configs"]
-    cand = candidate_configs(P, [np.flatnonzero(root.y > 1e-9)] + [np.flatnonzero(s.y > 0) for _, s in pool],
-                             root.route_rc, mip_configs, per_type=budget["per_type"])
-    left = deadline - time.perf_counter()
-    if left > 0:
-        inc = finish(P, best) if best is not None else None
-        sol, mstats = restricted_mip(P, cand, time_limit=max(left, 0.05),
-                                     max_nodes=budget["nodes"] if mip_nodes is None else mip_nodes,
-                                     incumbent=inc, options=budget["options"])
+
+    def best_of(p):
+        return min(p, key=lambda t: t[1].objective(P)) if p else (None, None)
+
+    # round 1: the restricted MILP over LP-guided candidates
+    supports = [np.flatnonzero(root.y > 1e-9)] + [np.flatnonzero(s.y > 0) for _, s in pool]
+    cand = candidate_configs(P, supports, root.route_rc, B.configs, per_type=B.per_type)
+    keep = [np.flatnonzero(root.x > 1e-9)] + [np.flatnonzero(s.x > 0) for _, s in pool]
+    routes = route_subset(P, cand, root.route_rc, B.routes_per_type, keep=keep) if B.routes_per_type else None
+    stats["candidates"] = int(len(cand))
+    stats["mip_routes"] = None if routes is None else int(len(routes))
+    _, best = best_of(pool)
+    if left() > 0:
+        sol, mstats = restricted_mip(P, cand, time_limit=max(left(), 0.05), max_nodes=B.nodes, routes=routes,
+                                     incumbent=finish(P, best) if best is not None else None,
+                                     options={**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})})
         stats["restricted_mip"] = mstats
+        work["mip_nodes"] += mstats["nodes"]
         if mstats["status"] == "Time limit reached":
             stats["stopped_by"] = "time_cap"
         if sol is not None:
@@ -136,35 +171,57 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
             if st is not None:
                 pool.append(("restricted_mip", st))
     tm["mip"] = time.perf_counter() - t0
-    # seeded greedy multi-starts + local search on the best so far
+    # round 2: centred on the best plan so far — every route of its configurations, LP-guided elsewhere
+    best_name, best = best_of(pool)
+    if best is not None and B.polish_nodes > 0 and left() > 0:
+        opened = np.flatnonzero(best.y > 0)
+        cand2 = candidate_configs(P, [opened], root.route_rc, max(B.polish_configs, len(opened)), per_type=B.per_type)
+        routes2 = (route_subset(P, cand2, root.route_rc, B.routes_per_type, keep=[np.flatnonzero(best.x > 0)],
+                                full=opened) if B.routes_per_type else None)
+        sol, mstats = restricted_mip(P, cand2, time_limit=max(left(), 0.05), max_nodes=B.polish_nodes,
+                                     routes=routes2, incumbent=finish(P, best),
+                                     options={**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})})
+        stats["polish_mip"] = mstats
+        work["mip_nodes"] += mstats["nodes"]
+        if mstats["status"] == "Time limit reached":
+            stats["stopped_by"] = "time_cap"
+        if sol is not None:
+            st = clean_state(P, sol[1], sol[2])
+            if st is not None:
+                pool.append(("polish_mip", st))
+    tm["polish"] = time.perf_counter() - t0
+    # local search on the best so far, then seeded greedy multi-starts (small instances)
     ranked = sorted(pool, key=lambda t: t[1].objective(P))
-    seeds = [s for _, s in ranked[:1]]
-    best_ms, ms_stats = adaptive(P, seeds[0] if seeds else None, seed=seed, starts=starts, noise=noise,
-                                 max_passes=max_passes, time_cap_s=max(deadline - time.perf_counter(), 0.0))
-    for k in ("starts", "feasible_starts", "moves"):
-        stats[k] += ms_stats[k]
-    if ms_stats["stopped_by"] == "time_cap":
+    if ranked and left() > 0:
+        best_ms, ms_stats = adaptive(P, ranked[0][1], seed=seed, starts=max(1, B.starts), noise=noise,
+                                     max_passes=B.ls_passes, time_cap_s=max(left(), 0.0), max_trials=B.ls_trials)
+        for k in ("starts", "feasible_starts", "moves"):
+            stats[k] += ms_stats[k]
+        work["insertions"] = ms_stats.get("insertions", 0)
+        if ms_stats["stopped_by"] == "time_cap":
+            stats["stopped_by"] = "time_cap"
+        if best_ms is not None:
+            pool.append(("multistart" if ms_stats["best_start"] not in (0, None) else (ranked[0][0] + "+ls"), best_ms))
+    elif ranked:
         stats["stopped_by"] = "time_cap"
-    if best_ms is not None:
-        pool.append(("multistart" if ms_stats["best_start"] not in (0, None) else (ranked[0][0] + "+ls"), best_ms))
+    tm["search"] = time.perf_counter() - t0
     if not pool:
         raise InfeasibleError("AGH found no feasible plan", diagnosis=diagnosis or ["every construction got stuck"])
     best_name, best = min(pool, key=lambda t: t[1].objective(P))
     stats["best_start"] = best_name
-    stats["candidates"] = int(len(cand))
     stats["runtime_s"] = time.perf_counter() - t0
     return verified(inst, best, P, "AGH"), stats
 
 
-
-@register_method("agh", "adaptive heuristic (GH + LP rounding + restricted MILP + multi-start local search, time-capped, seeded)")
+@register_method("agh", "adaptive heuristic (GH + LP rounding + restricted MILPs + local search; deterministic work budget by size)")
 def agh(inst: Instance, opts: SolveOptions) -> Plan:
     t0 = time.perf_counter()
     ex = opts.extra or {}
-    cap = default_time_cap(inst) if opts.time_limit_s is None else float(opts.time_limit_s)
-    starts = ex.get("starts")
-    (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=cap, starts=None if starts is None else int(starts),
-                                  noise=float(ex.get("noise", 0.15)), max_passes=int(ex.get("max_passes", 4)))
+    starts, passes = ex.get("starts"), ex.get("max_passes")
+    (y, x, u), stats = agh_arrays(inst, seed=opts.seed, time_cap_s=opts.time_limit_s,
+                                  starts=None if starts is None else int(starts),
+                                  noise=float(ex.get("noise", 0.15)),
+                                  max_passes=None if passes is None else int(passes))
     lb = stats.get("lp_bound")  # the LP relaxation's optimum: a valid lower bound on the MILP's
     return plan_from_arrays(inst, y, x, u, method="agh", status=Status.FEASIBLE, runtime_s=time.perf_counter() - t0,
                             bound=float(lb) if lb is not None and np.isfinite(lb) else None,
@@ -196,4 +253,18 @@ def agh_milp(inst: Instance, opts: SolveOptions) -> Plan:
     plan.method = "agh+milp"
     plan.runtime_s = time.perf_counter() - t0
     plan.extra = {**plan.extra, "agh_objective": warm.objective, "agh_runtime_s": warm.runtime_s}
+    return plan
+
+
+@register_method("agh-robust", "AGH on the box-robust tables: delays and errors × s_max on every route "
+                               "(extra s_max, default 1.3)")
+def agh_robust(inst: Instance, opts: SolveOptions) -> Plan:
+    """AGH on :func:`~sloserve.problem.robust.robust_tables`; its plan is read on the nominal tables (same names)."""
+    from ...problem.instance import build_instance
+    from ...problem.robust import Uncertainty, robust_tables
+    s_max = float((opts.extra or {}).get("s_max", 1.3))
+    rob = build_instance(robust_tables(inst.compiled, Uncertainty(s_max=s_max, gamma=1)))
+    plan = agh(rob, opts)
+    plan.method = "agh-robust"
+    plan.extra["robust"] = {"s_max": s_max, "gamma": "box"}
     return plan

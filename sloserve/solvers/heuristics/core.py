@@ -51,6 +51,7 @@ class Prepared:
     pen: np.ndarray  # I, $/h per unit fraction unserved (3600 φ λ)
     max_models: int  # J when unlimited
     one_par: bool
+    short: np.ndarray  # R bool: the route is on its type's short list (see SHORT_LIST)
 
     @property
     def I(self) -> int:  # noqa: E743
@@ -87,10 +88,39 @@ def prepare(inst: Instance) -> Prepared:
     mb = np.searchsorted(inst.config_model[morder], np.arange(J + 1))
     model_configs = [morder[mb[j]:mb[j + 1]] for j in range(J)]
     mm = inst.options.max_models
+    short = _short_lists(inst, type_routes, unit, anchor_value)
     return Prepared(inst=inst, a=a, b=b, s=s, g=g, unit=unit, anchor_value=anchor_value, type_routes=type_routes,
                     config_routes=config_routes, route_of=route_of, dep_configs=dep_configs, model_configs=model_configs,
                     pen=SECONDS_PER_HOUR * inst.penalty * inst.lam, max_models=J if mm is None else int(mm),
-                    one_par=bool(inst.options.one_parallelism_per_deployment))
+                    one_par=bool(inst.options.one_parallelism_per_deployment), short=short)
+
+
+#: insertion looks at a type's short list first: its SHORT_LIST cheapest routes (pro rata), its
+#: SHORT_ANCHORS best on error and delay together, its most accurate and fastest route, its two
+#: cheapest on each GPU type and its cheapest on each model — plus, at each call, every route to a
+#: configuration already open. Only when that list gets stuck does it look at all the type's routes.
+SHORT_LIST, SHORT_ANCHORS = 40, 8
+
+
+def _short_lists(inst: Instance, type_routes: list[np.ndarray], unit: np.ndarray, anchor_value: np.ndarray) -> np.ndarray:
+    short = np.zeros(inst.R, dtype=bool)
+    cg, cm = inst.config_gpu[inst.route_c], inst.config_model[inst.route_c]
+    for rt in type_routes:  # sorted by unit cost
+        if len(rt) <= 2 * SHORT_LIST:
+            short[rt] = True
+            continue
+        short[rt[:SHORT_LIST]] = True
+        short[rt[np.argsort(anchor_value[rt], kind="stable")[:SHORT_ANCHORS]]] = True
+        short[rt[int(np.argmin(inst.error[rt]))]] = True
+        short[rt[int(np.argmin(inst.e2e[rt]))]] = True
+        g = cg[rt]
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+        rank = np.arange(len(gs)) - np.searchsorted(gs, gs, side="left")
+        short[rt[order[rank < 2]]] = True
+        _, first = np.unique(cm[rt], return_index=True)
+        short[rt[first]] = True
+    return short
 
 
 class State:
@@ -206,6 +236,13 @@ class Knobs:
     rng: np.random.Generator | None = None
     upgrades: bool = True
     linear: bool = False  # rank new replicas at their pro-rata cost (AGH diversification)
+    #: rank by GPUs instead of dollars (new GPUs per absorbed fraction, cost breaks ties): when
+    #: availability is so tight that the cheapest plan per type runs the GPUs out for the others
+    frugal: bool = False
+    #: take each type's allowed unserved share first: when the budget cannot pay for serving everyone
+    unserved_first: bool = False
+    short: bool = True  # look at the type's short list first (see SHORT_LIST)
+    forbid: np.ndarray | None = None  # C bool: configurations this construction may not use
 
 
 def _limits(P: Prepared, st: State, c: np.ndarray, fnew: np.ndarray) -> np.ndarray:
@@ -236,6 +273,29 @@ def insert_type(P: Prepared, st: State, i: int, forbid: np.ndarray | None = None
                 max_steps: int = 64) -> str | None:
     """Place the remaining fraction ``st.rem[i]`` of type ``i``; ``None`` on success, else why it got stuck.
 
+    Looks at the type's short list (plus every route to an open configuration) first and, only if
+    that gets stuck, at all its routes (:func:`_insert` does the placing)."""
+    knobs = knobs or Knobs()
+    if forbid is None:
+        forbid = knobs.forbid
+    routes = P.type_routes[i]
+    if knobs.unserved_first and st.rem[i] > EPS_FRACTION:
+        t = min(max(P.inst.max_unserved[i] - st.u[i], 0.0), st.rem[i])
+        if t > EPS_FRACTION:
+            st.u[i] += t
+            st.rem[i] -= t
+    if knobs.short and len(routes) > 2 * SHORT_LIST:
+        sub = routes[P.short[routes] | (st.y[P.inst.route_c[routes]] > 0)]
+        why = _insert(P, st, i, sub, forbid, knobs, max_steps)
+        if why is None:
+            return None
+    return _insert(P, st, i, routes, forbid, knobs, max_steps)
+
+
+def _insert(P: Prepared, st: State, i: int, routes: np.ndarray, forbid: np.ndarray | None, knobs: Knobs,
+            max_steps: int) -> str | None:
+    """Place the remaining fraction ``st.rem[i]`` of type ``i``; ``None`` on success, else why it got stuck.
+
     Each step ranks every allowed route of i (and leaving traffic unserved, when ζ_i allows) by
     *cost per effective coverage* — marginal $/h (new replicas, rounded up, plus the model's fixed
     cost if it is not yet selected) over the fraction absorbed, spare capacity on open replicas
@@ -244,9 +304,7 @@ def insert_type(P: Prepared, st: State, i: int, forbid: np.ndarray | None = None
     fractional knapsack: a route worse than the type's *anchor* (the available route best on both)
     takes at most as much as the anchor can still compensate for.
     """
-    knobs = knobs or Knobs()
     inst = P.inst
-    routes = P.type_routes[i]
     rc = inst.route_c[routes]
     ra, rb, rs, rg = P.a[routes], P.b[routes], P.s[routes], P.g[routes]
     cost = inst.cost[rc]
@@ -305,16 +363,23 @@ def insert_type(P: Prepared, st: State, i: int, forbid: np.ndarray | None = None
                 lin = np.where(opened & (spare > EPS_FRACTION), 0.0,
                                P.unit[routes] + np.where(opened, 0.0, fnew) / np.where(ok, absorbed, 1.0))
             ratio = np.where(ok, lin, np.inf)
+        unit = P.unit[routes]
+        if knobs.frugal:  # GPUs first (new GPUs per absorbed fraction), dollars break ties
+            w = _frugal_weight(P)
+            gp = inst.gpus[rc]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(ok, w * n * gp / np.where(ok, absorbed, 1.0) + ratio, np.inf)
+            unit = w * gp * np.maximum(ra, rb) + unit
         if knobs.noise > 0 and knobs.rng is not None:
             ratio = ratio * np.exp(knobs.noise * knobs.rng.standard_normal(len(ratio)))
-        best, take = _knapsack_choice(st, i, f, ok, ratio, absorbed, P.unit[routes], rs, rg, tol_s, tol_g)
+        best, take = _knapsack_choice(st, i, f, ok, ratio, absorbed, unit, rs, rg, tol_s, tol_g)
         best_ratio = ratio[best] if best >= 0 else np.inf
         # leaving traffic unserved, priced at its penalty
         t_u = min(room_u, f, (ls / -sa) if sa < 0 else np.inf, (lg / -ga) if ga < 0 else np.inf)
         ratio_u = P.pen[i] if t_u > EPS_FRACTION else np.inf
         # TP/PP upgrade of an open deployment, only when the best plain move costs money
         upg = None
-        if knobs.upgrades and P.one_par and best_ratio > 0:
+        if knobs.upgrades and not knobs.frugal and P.one_par and best_ratio > 0:
             upg = _best_upgrade(P, st, i, routes, base_ok, f, sa, ga, ls, lg, forbid)
         if upg is not None and upg[0] < min(best_ratio, ratio_u):
             _apply_upgrade(P, st, i, *upg[1:])
@@ -329,6 +394,12 @@ def insert_type(P: Prepared, st: State, i: int, forbid: np.ndarray | None = None
             return _diagnose(P, st, i, routes, allowed, usable, room_u)
         _add(P, st, int(routes[best]), float(take))
     return f"query type {inst.query_types[i]}: no progress after {max_steps} placement steps"
+
+
+def _frugal_weight(P: Prepared) -> float:
+    """$/h that one GPU weighs in frugal ranking: ten times the dearest GPU-hour, so GPUs come first."""
+    inst = P.inst
+    return 10.0 * float(np.max(inst.cost / np.maximum(inst.gpus, 1), initial=1.0))
 
 
 def _knapsack_choice(st: State, i: int, f: float, ok, ratio, absorbed, unit, rs, rg, tol_s, tol_g, top: int = 24):
@@ -392,7 +463,9 @@ def _add(P: Prepared, st: State, r: int, t: float) -> None:
 def _best_upgrade(P: Prepared, st: State, i: int, routes, base_ok, f, sa, ga, ls, lg, forbid):
     """Cheapest (ratio, ...) move of an open deployment to another TP/PP setting that also takes type i.
 
-    Vectorised over the deployment's other settings (one numpy pass per open deployment)."""
+    Only deployments whose open setting has no route for i are looked at (on the others the plain
+    move, more replicas of the open setting, is available). Vectorised over the deployment's other
+    settings (one numpy pass per open deployment)."""
     inst = P.inst
     rd = inst.config_deployment[inst.route_c[routes]]
     best = None
@@ -403,8 +476,8 @@ def _best_upgrade(P: Prepared, st: State, i: int, routes, base_ok, f, sa, ga, ls
         if len(open_c) != 1:
             continue
         c0 = int(open_c[0])
-        if forbid is not None and forbid[c0]:
-            continue
+        if (forbid is not None and forbid[c0]) or P.route_of[i, c0] >= 0:
+            continue  # i can be routed to the open setting itself: adding replicas there is the plain move
         c1s = cfgs[(cfgs != c0) & (P.route_of[i, cfgs] >= 0)]
         if forbid is not None:
             c1s = c1s[~forbid[c1s]]

@@ -45,21 +45,89 @@ def construct(P: Prepared, order: np.ndarray, knobs: Knobs | None = None) -> tup
     return st, "", -1
 
 
+#: GH's LP fallback, kept short: a 5-step dive (then the rest rounded up), else a restricted MILP
+#: over 120 configurations (8 LP-ranked routes per type) stopped at its first solution
+FALLBACK_DIVE_STEPS, FALLBACK_CONFIGS, FALLBACK_NODES = 5, 120, 50
+#: squeaky-wheel restarts per pass (a stuck type moves to the front); more passes follow instead
+MAX_RESTARTS = 4
+
+
+def model_cover(P: Prepared) -> np.ndarray | None:
+    """When ``max_models`` is below the number of models: the models chosen up front, greedily by the
+    query types they can serve alone (error and delay limits met by one route), then by what serving
+    those types alone costs (pro rata, plus the fixed cost); returns the configurations of the other
+    models (to forbid), or None when the limit does not bind."""
+    inst = P.inst
+    J = len(inst.model_ids)
+    if P.max_models >= J:
+        return None
+    alone = P.anchor_value <= 0
+    rj = inst.config_model[inst.route_c]
+    best = np.full((inst.I, J), np.inf)
+    np.minimum.at(best, (inst.route_i[alone], rj[alone]), P.unit[alone])
+    covered = np.zeros(inst.I, dtype=bool)
+    chosen: list[int] = []
+    for _ in range(P.max_models):
+        gain = (np.isfinite(best) & ~covered[:, None]).sum(axis=0)
+        price = np.where(np.isfinite(best) & ~covered[:, None], best, 0.0).sum(axis=0) + inst.fixed_cost
+        gain[chosen] = -1
+        j = int(np.lexsort((price, -gain))[0])
+        if gain[j] <= 0:
+            break
+        chosen.append(j)
+        covered |= np.isfinite(best[:, j])
+    if not chosen:
+        return None
+    return ~np.isin(inst.config_model, chosen)
+
+
+def rescue_knobs(P: Prepared) -> list[Knobs]:
+    """The passes GH tries when both plain pricings get stuck: the models chosen up front when
+    max_models binds (:func:`model_cover`), GPU-frugal ranking when some GPU type is limited, each
+    type's unserved allowance first when there is a budget, and both together."""
+    inst = P.inst
+    scarce = bool(np.isfinite(inst.available).any())
+    budget = bool(np.isfinite(inst.budget)) and bool((inst.max_unserved > 0).any())
+    out = []
+    cover = model_cover(P)
+    if cover is not None:
+        out += [Knobs(forbid=cover, linear=True), Knobs(forbid=cover)]
+    if budget:
+        out += [Knobs(unserved_first=True, linear=True), Knobs(unserved_first=True)]
+    if scarce:
+        out.append(Knobs(frugal=True, upgrades=False))
+    if scarce and budget:
+        out.append(Knobs(frugal=True, upgrades=False, unserved_first=True))
+    return out
+
+
 def greedy(P: Prepared, knobs: Knobs | None = None, order: np.ndarray | None = None,
-           max_restarts: int | None = None) -> State:
+           max_restarts: int | None = None, info: dict | None = None) -> State:
     """GH: the cheaper of two deterministic passes, new replicas priced rounded up (the paper's
-    marginal cost) and pro rata (LP-like); raises ``InfeasibleError`` when both get stuck."""
+    marginal cost) and pro rata (LP-like); when both get stuck, the rescue passes of
+    :func:`rescue_knobs` in turn (the first that succeeds wins); raises ``InfeasibleError`` when
+    every pass gets stuck. ``info["pass"]`` says which pass gave the plan."""
     if knobs is not None:
         return _greedy(P, knobs, order, max_restarts)
+    info = {} if info is None else info
     best, err = None, None
-    for kn in (Knobs(), Knobs(linear=True)):
+    for name, kn in (("rounded", Knobs()), ("pro_rata", Knobs(linear=True))):
         try:
             st = _greedy(P, kn, order, max_restarts)
         except InfeasibleError as e:
             err = err or e
             continue
         if best is None or st.objective(P) < best.objective(P) - 1e-9:
-            best = st
+            best, info["pass"] = st, name
+    if best is None:
+        for kn in rescue_knobs(P):
+            try:
+                best = _greedy(P, kn, order, max_restarts)
+            except InfeasibleError:
+                continue
+            info["pass"] = "+".join(n for n, on in (("model_cover", kn.forbid is not None), ("frugal", kn.frugal),
+                                                   ("unserved_first", kn.unserved_first)) if on)
+            break
     if best is None:
         raise err
     return best
@@ -68,7 +136,7 @@ def greedy(P: Prepared, knobs: Knobs | None = None, order: np.ndarray | None = N
 def _greedy(P: Prepared, knobs: Knobs | None, order: np.ndarray | None, max_restarts: int | None) -> State:
     """One pricing of GH with squeaky-wheel restarts; raises ``InfeasibleError`` when every pass gets stuck."""
     order = hardest_first(P) if order is None else np.asarray(order)
-    max_restarts = P.I if max_restarts is None else max_restarts
+    max_restarts = min(P.I, MAX_RESTARTS) if max_restarts is None else max_restarts
     diagnosis: list[str] = []
     seen = set()
     for _ in range(max_restarts + 1):
@@ -81,6 +149,9 @@ def _greedy(P: Prepared, knobs: Knobs | None, order: np.ndarray | None, max_rest
             return st
         if why not in diagnosis:
             diagnosis.append(why)
+        if "budget" in why and (knobs is None or not knobs.unserved_first) and np.isfinite(P.inst.budget) \
+                and (P.inst.max_unserved > 0).any():
+            break  # the budget ran out: reordering rarely helps, the unserved-first passes do
         order = np.concatenate(([stuck], order[order != stuck]))
     raise InfeasibleError("GH found no feasible plan", diagnosis=diagnosis)
 
@@ -94,10 +165,11 @@ def gh_arrays(inst: Instance, P: Prepared | None = None, info: dict | None = Non
     P = P or prepare(inst)
     info = {} if info is None else info
     try:
-        st = greedy(P)
+        st = greedy(P, info=info)
         info["fallback"] = None
     except InfeasibleError as e:
-        st, lp_info = lp_round(P, diagnosis=e.diagnosis, who="GH")
+        st, lp_info = lp_round(P, diagnosis=e.diagnosis, who="GH", dive_steps=FALLBACK_DIVE_STEPS,
+                               max_configs=FALLBACK_CONFIGS, mip_nodes=FALLBACK_NODES)
         info["fallback"] = lp_info.get("rounding", "lp")
         info["greedy_stuck"] = e.diagnosis
     return verified(inst, st, P, "GH")

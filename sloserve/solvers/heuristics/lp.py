@@ -13,6 +13,9 @@ eliminated through y_c ≤ Ymax_c·o_c (so o_c ≥ y_c/Ymax_c):
 - availability Σ_{c∈C_k} gpus_c y_c ≤ A_k
 - one_parallelism Σ_{c∈C_d} y_c/Ymax_c ≤ 1
 - model_selected  y_c/Ymax_c − s_j ≤ 0 ;  Σ_j s_j ≤ max_models
+- model_routes    Σ_{c of model j} x_ic − s_j ≤ 0  (∀ i, j; a valid cut: in the MILP x_ic ≤ o_c ≤ s_j
+                  and Σ_c x_ic ≤ 1; it makes the relaxation pay the fixed cost F_j in proportion to the
+                  largest share of a type sent to model j, where y_c/Ymax_c ≤ s_j alone charges almost none)
 
 Every coefficient is read from the same compiled tables the MILP reads (``Instance.cap_load``,
 ``mem_load``, ``ymax``, ``cost``, ``objective``'s penalty 3600·φ·λ), so the LP optimum is a valid
@@ -170,6 +173,7 @@ class RelaxedLP:
                 block(nrow + dm[inst.config_deployment[sel]], self.oy + np.flatnonzero(sel), inv[sel])
                 lo.append(np.full(len(multi), -INF)); hi.append(np.ones(len(multi)))
                 nrow += len(multi)
+        self.row_mcut = -1
         if self.use_s:
             block(nrow + np.arange(C), self.oy + np.arange(C), inv)
             block(nrow + np.arange(C), self.os + inst.config_model, -np.ones(C))
@@ -179,6 +183,12 @@ class RelaxedLP:
                 block(np.full(J, nrow), self.os + np.arange(J), np.ones(J))
                 lo.append([-INF]); hi.append([float(inst.options.max_models)])
                 nrow += 1
+            # model_routes (a valid cut, from open_routes and model_selected): Σ_{c of model j} x_ic ≤ s_j
+            self.row_mcut = nrow
+            block(nrow + np.arange(I * J), self.os + np.tile(np.arange(J), I), -np.ones(I * J))
+            lo.append(np.full(I * J, -INF)); hi.append(np.zeros(I * J))
+            nrow += I * J
+        self.J = J
         ncol = self.ox
         cost = np.zeros(ncol)
         cost[self.ou:self.ou + I] = P.pen
@@ -212,9 +222,12 @@ class RelaxedLP:
         has = self.has_delay[i]
         n = len(routes)
         # rows per column: demand, capacity, memory, error, [delay]
-        rr = np.stack([self.row_dem + i, self.row_cap + c, self.row_mem + c, self.row_err + i,
-                       np.where(has, self.dmap[i], -1)], axis=1)
-        vv = np.stack([np.ones(n), P.a[routes], P.b[routes], inst.error[routes], inst.e2e[routes]], axis=1)
+        rr = [self.row_dem + i, self.row_cap + c, self.row_mem + c, self.row_err + i, np.where(has, self.dmap[i], -1)]
+        vv = [np.ones(n), P.a[routes], P.b[routes], inst.error[routes], inst.e2e[routes]]
+        if self.row_mcut >= 0:
+            rr.append(self.row_mcut + i * self.J + inst.config_model[c])
+            vv.append(np.ones(n))
+        rr, vv = np.stack(rr, axis=1), np.stack(vv, axis=1)
         ok = (rr >= 0) & (vv != 0)
         cnt = ok.sum(axis=1)
         starts = np.concatenate(([0], np.cumsum(cnt)[:-1])).astype(np.int32)
@@ -239,6 +252,8 @@ class RelaxedLP:
         i, c = inst.route_i, inst.route_c
         d = (row_dual[self.row_dem + i] + P.a * row_dual[self.row_cap + c] + P.b * row_dual[self.row_mem + c]
              + inst.error * row_dual[self.row_err + i])
+        if self.row_mcut >= 0:
+            d = d + row_dual[self.row_mcut + i * self.J + inst.config_model[c]]
         if self.has_delay.any():
             dd = np.where(self.has_delay[i], row_dual[np.maximum(self.dmap[i], 0)], 0.0)
             d = d + inst.e2e * dd
@@ -318,6 +333,8 @@ class RelaxedLP:
         err = pi[self.row_err + inst.route_i] * inst.error
         dl = np.where(self.has_delay[inst.route_i], pi[np.maximum(self.dmap[inst.route_i], 0)] * inst.e2e, 0.0)
         value = pi[self.row_dem + inst.route_i] + err + dl  # what one unit fraction of i is worth on route r
+        if self.row_mcut >= 0:
+            value = value + pi[self.row_mcut + inst.route_i * self.J + inst.config_model[inst.route_c]]
         route_rc = self.P.unit - value
         return LPResult(True, "optimal", obj, x, u, y, route_rc)
 

@@ -31,7 +31,7 @@ from ...problem.routable import unroutable_types
 from ..methods import PlanCheckFailed
 from .core import EPS_FRACTION, Prepared, State, finish, reload_config
 from .lp import LPResult, RelaxedLP, lower_bound
-from .submip import candidate_configs, restricted_mip
+from .submip import candidate_configs, restricted_mip, route_subset
 
 INT_TOL = 1e-6
 
@@ -252,7 +252,7 @@ def lp_infeasible(P: Prepared, diagnosis: list[str], who: str) -> InfeasibleErro
 
 
 def lp_round(P: Prepared, root_lp: RelaxedLP | None = None, root=None, *, deadline: float = np.inf,
-              max_configs: int = FALLBACK_MIP_CONFIGS, mip_nodes: int = 500,
+              max_configs: int = FALLBACK_MIP_CONFIGS, mip_nodes: int = 500, dive_steps: int = 25,
               diagnosis: list[str] | None = None, who: str = "GH") -> tuple[State, dict]:
     """LP-rounding construction: dive + trim, else a restricted MILP; raises InfeasibleError only when
     the LP relaxation (hence the MILP) is infeasible, or when both roundings fail (then says so)."""
@@ -266,16 +266,19 @@ def lp_round(P: Prepared, root_lp: RelaxedLP | None = None, root=None, *, deadli
             raise lp_infeasible(P, diagnosis or [], who)
         root_lp, root = None, exact
     info["lp_bound"] = root.objective
-    res, lp, dstats = dive(P, first=root if root_lp is not None else None, lp=root_lp, deadline=deadline)
+    res, lp, dstats = dive(P, first=root if root_lp is not None else None, lp=root_lp, deadline=deadline,
+                           max_steps=dive_steps)
     if res is not None:
-        res, _ = trim(P, lp, res, deadline=deadline)
+        res, _ = trim(P, lp, res, deadline=deadline, max_tries=2 * dive_steps)
         st = clean_state(P, res.x, res.u)
         if st is not None:
             info["rounding"] = "dive"
             return st, info
     cand = candidate_configs(P, [np.flatnonzero(root.y > 1e-9)], root.route_rc, max_configs)
+    routes = route_subset(P, cand, root.route_rc, 8, keep=[np.flatnonzero(root.x > 1e-9)])
     sol, mstats = restricted_mip(P, cand, time_limit=max(deadline - time.perf_counter(), 1.0)
-                                 if np.isfinite(deadline) else 60.0, max_nodes=mip_nodes)
+                                 if np.isfinite(deadline) else 60.0, max_nodes=mip_nodes, routes=routes,
+                                 options={"mip_max_improving_sols": 1})
     if sol is not None:
         st = clean_state(P, sol[1], sol[2])
         if st is not None:

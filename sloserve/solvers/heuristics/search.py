@@ -88,23 +88,34 @@ def relocate_type(P: Prepared, st: State, i: int, rank: np.ndarray) -> State | N
 
 
 def local_search(P: Prepared, st: State, rank: np.ndarray, *, max_passes: int = 4,
-                 deadline: float = np.inf) -> tuple[State, int]:
-    """First-improvement descent over the moves above; returns (state, moves kept)."""
+                 deadline: float = np.inf, max_trials: int | None = None) -> tuple[State, int]:
+    """First-improvement descent over the moves above; returns (state, moves kept).
+
+    ``max_trials`` bounds the trial moves evaluated (a deterministic budget: each is a ruin and
+    re-insertion); ``deadline`` is a safety stop."""
     inst = P.inst
     kept = 0
     obj = st.objective(P)
+    trials = [0]
+
+    def spent() -> bool:
+        if max_trials is not None and trials[0] >= max_trials:
+            return True
+        trials[0] += 1
+        return time.perf_counter() > deadline
+
     for _ in range(max_passes):
         improved = False
         # consolidation: least-utilised open configurations first
         opened = np.flatnonzero(st.y > 0)
         util = np.maximum(st.cu[opened], st.mu[opened]) / st.y[opened]
         for c in opened[np.lexsort((-inst.cost[opened] * st.y[opened], util))]:
-            if time.perf_counter() > deadline:
-                return st, kept
             c = int(c)
             if st.y[c] == 0:
                 continue
             for move in (close_config, drop_replica):
+                if spent():
+                    return st, kept
                 t = move(P, st, c, rank)
                 if t is not None and _improves(t.objective(P), obj):
                     st, obj, kept, improved = t, t.objective(P), kept + 1, True
@@ -112,14 +123,14 @@ def local_search(P: Prepared, st: State, rank: np.ndarray, *, max_passes: int = 
         # model selection: fixed costs and max_models
         if (inst.fixed_cost > 0).any() or st.n_models >= P.max_models:
             for j in np.flatnonzero(st.model_cnt > 0):
-                if time.perf_counter() > deadline:
+                if spent():
                     return st, kept
                 t = close_model(P, st, int(j), rank)
                 if t is not None and _improves(t.objective(P), obj):
                     st, obj, kept, improved = t, t.objective(P), kept + 1, True
         # relocate each type against the rest
         for i in np.argsort(rank):
-            if time.perf_counter() > deadline:
+            if spent():
                 return st, kept
             t = relocate_type(P, st, int(i), rank)
             if t is not None and _improves(t.objective(P), obj):
@@ -142,8 +153,9 @@ def perturbed_order(base: np.ndarray, rng: np.random.Generator, shuffle_prob: fl
 
 
 def adaptive(P: Prepared, gh_state: State | None, *, seed: int = 0, starts: int = 8, noise: float = 0.15,
-             max_passes: int = 4, time_cap_s: float = 1.0) -> tuple[State | None, dict]:
-    """Multi-start + local search from ``gh_state`` (start 0); returns (best state or None, stats)."""
+             max_passes: int = 4, time_cap_s: float = 1.0, max_trials: int | None = None) -> tuple[State | None, dict]:
+    """Multi-start + local search from ``gh_state`` (start 0); returns (best state or None, stats).
+    ``max_trials`` bounds each start's local search (trial moves)."""
     t0 = time.perf_counter()
     deadline = t0 + time_cap_s
     rng = np.random.default_rng(seed)
@@ -167,7 +179,7 @@ def adaptive(P: Prepared, gh_state: State | None, *, seed: int = 0, starts: int 
         if st is None:
             continue
         stats["feasible_starts"] += 1
-        st, kept = local_search(P, st, rank, max_passes=max_passes, deadline=deadline)
+        st, kept = local_search(P, st, rank, max_passes=max_passes, deadline=deadline, max_trials=max_trials)
         stats["moves"] += kept
         if _improves(st.objective(P), best_obj):
             best, best_obj, stats["best_start"] = st, st.objective(P), k

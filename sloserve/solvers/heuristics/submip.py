@@ -21,15 +21,21 @@ INF = highspy.kHighsInf
 
 def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0, max_nodes: int = 2000,
                    incumbent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                   mip_gap: float = 1e-4, options: dict | None = None) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict]:
-    """Solve the MILP restricted to ``configs``; returns ((y, x, u) or None, stats)."""
+                   mip_gap: float = 1e-4, options: dict | None = None, routes: np.ndarray | None = None,
+                   ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict]:
+    """Solve the MILP restricted to ``configs`` (and, when given, to the route ids ``routes`` on them);
+    returns ((y, x, u) or None, stats)."""
     inst = P.inst
     I = inst.I
     cfg = np.unique(np.asarray(configs, dtype=np.int64))
     nC = len(cfg)
     cpos = np.full(inst.C, -1, dtype=np.int64)
     cpos[cfg] = np.arange(nC)
-    routes = np.concatenate([P.config_routes[c] for c in cfg]) if nC else np.zeros(0, dtype=np.int64)
+    if routes is None:
+        routes = np.concatenate([P.config_routes[c] for c in cfg]) if nC else np.zeros(0, dtype=np.int64)
+    else:
+        routes = np.unique(np.asarray(routes, dtype=np.int64))
+        routes = routes[cpos[inst.route_c[routes]] >= 0]
     nR = len(routes)
     ri, rc = inst.route_i[routes], cpos[inst.route_c[routes]]
     models = np.unique(inst.config_model[cfg])
@@ -95,6 +101,12 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
     if inst.options.max_models is not None:
         block(np.full(nJ, nrow), os_ + np.arange(nJ), np.ones(nJ))
         lo.append([-INF]); hi.append([float(inst.options.max_models)]); nrow += 1
+    # model_routes (a valid cut, as in the LP of .lp): Σ_{c of model j} x_ic − s_j ≤ 0 for every (i, j) with routes
+    if (inst.fixed_cost[models] > 0).any() or inst.options.max_models is not None:
+        pair = ri * nJ + jpos[inst.config_model[inst.route_c[routes]]]
+        pairs, prow = np.unique(pair, return_inverse=True)
+        block(nrow + prow, ox + xr, np.ones(nR)); block(nrow + np.arange(len(pairs)), os_ + pairs % nJ, -np.ones(len(pairs)))
+        lo.append(np.full(len(pairs), -INF)); hi.append(np.zeros(len(pairs))); nrow += len(pairs)
     # open_routes for routes that put no load on c (zero-rate types): x ≤ o
     free = (P.a[routes] <= 0) & (P.b[routes] <= 0)
     if free.any():
@@ -116,7 +128,9 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
         "mip_feasibility_tolerance": 1e-8, "primal_feasibility_tolerance": 1e-9, **(options or {})})
     if incumbent is not None:
         y0, x0, u0 = incumbent
-        if np.all(np.isin(np.flatnonzero(y0 > 0), cfg)):
+        on = np.zeros(inst.R, dtype=bool)
+        on[routes] = True
+        if np.all(np.isin(np.flatnonzero(y0 > 0), cfg)) and not (x0[~on] > 0).any():
             sol = np.zeros(ncol)
             sol[ox:ox + nR] = x0[routes]
             sol[ou:ou + I] = u0
@@ -182,4 +196,38 @@ def candidate_configs(P: Prepared, supports: list[np.ndarray], route_rc: np.ndar
         order = np.argsort(score, kind="stable")
         order = order[np.isfinite(score[order])]
         chosen[order[:max(0, max_configs - int(chosen.sum()))]] = True
+    return np.flatnonzero(chosen)
+
+
+def route_subset(P: Prepared, configs: np.ndarray, route_rc: np.ndarray | None, per_type: int,
+                 keep: list[np.ndarray] = (), full: np.ndarray | None = None) -> np.ndarray:
+    """Route ids for the restricted MILP, on the candidate ``configs``: per query type the ``per_type``
+    routes of smallest LP reduced cost (``route_rc``), its cheapest route (pro rata) on each model and on
+    each GPU type, its most accurate route and its best anchor (error and delay together); every route in
+    ``keep`` (the starts' routes, so that their plans stay feasible); and every route of the
+    configurations in ``full``. The per-model and per-GPU picks are what LP reduced costs miss when fixed
+    costs or scarce GPUs make the relaxation a poor guide."""
+    inst = P.inst
+    on = np.zeros(inst.C, dtype=bool)
+    on[np.asarray(configs, dtype=np.int64)] = True
+    chosen = np.zeros(inst.R, dtype=bool)
+    for k in keep:
+        chosen[np.asarray(k, dtype=np.int64)] = True
+    if full is not None:
+        for c in np.asarray(full, dtype=np.int64):
+            chosen[P.config_routes[c]] = True
+    score = P.unit if route_rc is None else route_rc
+    cm, cg = inst.config_model, inst.config_gpu
+    for rt in P.type_routes:  # each sorted by unit cost: the first route of a group is its cheapest
+        rt = rt[on[inst.route_c[rt]]]
+        if len(rt) <= per_type:
+            chosen[rt] = True
+            continue
+        chosen[rt[np.argsort(score[rt], kind="stable")[:per_type]]] = True
+        chosen[rt[int(np.argmin(inst.error[rt]))]] = True
+        chosen[rt[int(np.argmin(P.anchor_value[rt]))]] = True
+        for grp in (cm[inst.route_c[rt]], cg[inst.route_c[rt]]):
+            _, first = np.unique(grp, return_index=True)
+            chosen[rt[first]] = True
+    chosen &= on[inst.route_c]
     return np.flatnonzero(chosen)

@@ -61,3 +61,29 @@ def solve_milp(inst: Instance, opts: SolveOptions) -> Plan:
         raise InfeasibleError(f"solver {opts.solver!r} stopped without a plan (its status: {res.termination})",
                               ["try another solver (--solver highs or scip), or check the solver log with --log"])
     return to_plan(m, res)
+
+
+def uncertainty_of(opts: SolveOptions):
+    """The :class:`~sloserve.problem.robust.Uncertainty` in ``opts.extra`` (``s_max``, default 1.3; ``gamma``, default 1)."""
+    from ...problem.robust import Uncertainty
+    ex = opts.extra or {}
+    return Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=int(ex.get("gamma", 1)))
+
+
+@register_method("milp-robust", "robust MILP: delays and errors up to s_max on at most Γ routes per type "
+                                "(Bertsimas–Sim; extra s_max, gamma)")
+def solve_milp_robust(inst: Instance, opts: SolveOptions) -> Plan:
+    """The MILP of :mod:`.robust`; its plan is read on the nominal tables (same names)."""
+    from .robust import create_robust_instance
+    from .seam import solve_instance, to_plan
+
+    unc = uncertainty_of(opts)
+    m = create_robust_instance(inst, unc)
+    res = solve_instance(m, solver=opts.solver, time_limit_s=opts.time_limit_s, mip_gap=opts.mip_gap,
+                         threads=opts.threads, log=opts.log)
+    if not res.has_solution:
+        raise InfeasibleError(f"no robust plan at s_max={unc.s_max:g}, Γ={unc.gamma} (solver status {res.status or res.termination})",
+                              ["lower s_max or Γ, or relax the SLOs / error limits / budget the worst case breaks"])
+    plan = to_plan(m, res, method="milp-robust")
+    plan.extra["robust"] = {"s_max": unc.s_max, "gamma": unc.gamma}
+    return plan

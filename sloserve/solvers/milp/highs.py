@@ -52,6 +52,8 @@ class HighsOutcome:
     objective: float | None
     bound: float | None
     warm_start_accepted: bool | None
+    #: every improving solution HiGHS reported: (seconds since the solve started, objective $/h)
+    incumbents: tuple[tuple[float, float], ...] = ()
 
 
 def _finite(v) -> float | None:
@@ -100,14 +102,18 @@ def solve_pyomo(m: pyo.ConcreteModel, *, time_limit_s: float | None = None, mip_
         sol.value_valid = True
         h.setSolution(sol)
     first: list[tuple[float, np.ndarray]] = []
+    incumbents: list[tuple[float, float]] = []
 
     def improving(e) -> None:
+        obj = float(e.data_out.objective_function_value)
+        incumbents.append((time.perf_counter() - t_run, obj))
         if not first:
-            first.append((float(e.data_out.objective_function_value), np.array(e.data_out.mip_solution)))
+            first.append((obj, np.array(e.data_out.mip_solution)))
 
     h.cbMipImprovingSolution.subscribe(improving)
+    t_run = time.perf_counter()
     if on_progress is not None:
-        t0 = time.perf_counter()
+        t0 = t_run
 
         def progress(e) -> None:
             d = e.data_out
@@ -147,4 +153,5 @@ def solve_pyomo(m: pyo.ConcreteModel, *, time_limit_s: float | None = None, mip_
                 1e-9 * max(1.0, abs(warm_objective)):
             accepted = False
     return HighsOutcome(termination=h.modelStatusToString(ms), status=_STATUS.get(ms), has_solution=has,
-                        objective=objective, bound=bound, warm_start_accepted=accepted)
+                        objective=objective, bound=bound, warm_start_accepted=accepted,
+                        incumbents=tuple(incumbents))

@@ -67,6 +67,8 @@ class SolveResult:
     #: whether the solver took the warm start as its first incumbent: "accepted", "rejected" or
     #: "unknown" (no reliable signal from this solver); None when there was no warm start
     warm_start: str | None = None
+    #: the improving solutions as they came: (seconds since the solve started, objective $/h); HiGHS only
+    incumbents: tuple[tuple[float, float], ...] = ()
 
     @property
     def gap(self) -> float | None:
@@ -118,7 +120,7 @@ def _solve_highs(m, rq: _Request) -> tuple:
                       warm_start=rq.warm, warm_objective=rq.warm_objective, objective_bound=cutoff,
                       on_progress=rq.on_progress, options=rq.solver_options)
     warm = None if not rq.warm else {True: "accepted", False: "rejected"}.get(out.warm_start_accepted, "unknown")
-    return out.termination, out.status, out.has_solution, out.objective, out.bound, warm
+    return out.termination, out.status, out.has_solution, out.objective, out.bound, warm, out.incumbents
 
 
 def _solve_contrib(name, m, rq: _Request) -> tuple:
@@ -143,7 +145,7 @@ def _solve_contrib(name, m, rq: _Request) -> tuple:
         res.solution_loader.load_vars()
     name_ = res.termination_condition.name
     return (name_, plan_status(name_, has), has, _finite(res.incumbent_objective), _finite(res.objective_bound),
-            "unknown" if rq.warm else None)
+            "unknown" if rq.warm else None, ())
 
 
 #: option names of the legacy (executable) interfaces: time limit, relative gap, threads
@@ -165,7 +167,7 @@ def _solve_legacy(name, m, rq: _Request) -> tuple:
         m.solutions.load_from(res)
     name_ = res.solver.termination_condition.name
     return (name_, plan_status(name_, has), has, _finite(res.problem.upper_bound), _finite(res.problem.lower_bound),
-            "unknown" if rq.warm else None)
+            "unknown" if rq.warm else None, ())
 
 
 def _quiet_stdout(log: bool):
@@ -220,14 +222,15 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
     rq = _Request(time_limit_s, mip_gap, threads, bool(log), warm_start is not None, warm_obj, on_progress,
                   solver_options)
     t0 = time.perf_counter()
-    termination, status, has, objective, bound, warm = fn(instance, rq)
+    termination, status, has, objective, bound, warm, incumbents = fn(instance, rq)
     if status == Status.OPTIMAL and bound is None:
         bound = objective
     gap = relative_gap(objective, bound)
     if status == Status.OPTIMAL and gap is not None and gap > OPTIMAL_GAP * (1 + 1e-9) + 1e-12:
         status = Status.GAP_LIMIT
     return SolveResult(status=status, solver=solver, termination=termination, has_solution=has,
-                       objective=objective, bound=bound, runtime_s=time.perf_counter() - t0, warm_start=warm)
+                       objective=objective, bound=bound, runtime_s=time.perf_counter() - t0, warm_start=warm,
+                       incumbents=tuple(incumbents))
 
 
 def solver_available(solver: str) -> bool:
