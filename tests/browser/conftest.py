@@ -115,18 +115,29 @@ def browser():
         b.close()
 
 
+def shutdown_kernels(url: str) -> None:
+    """Stop every kernel of the server (one test's notebook does not share the machine with the next)."""
+    with urllib.request.urlopen(f"{url}/api/kernels", timeout=10) as r:
+        kernels = json.load(r)
+    for k in kernels:
+        req = urllib.request.Request(f"{url}/api/kernels/{k['id']}", method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, lab):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     yield pg
     ctx.close()
+    shutdown_kernels(lab[0])
 
 
 def open_notebook(page, url: str, rel: str, timeout_s: float = 60.0) -> None:
     """Open ``rel`` (relative to the server root) and wait until its kernel is idle."""
-    page.goto(f"{url}/lab/tree/{rel}", timeout=timeout_s * 1000)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=timeout_s * 1000)
+    # ?reset: a fresh workspace, not the tabs an earlier test left open
+    page.goto(f"{url}/lab/tree/{rel}?reset", timeout=timeout_s * 1000)
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=timeout_s * 1000)
     try:  # should the kernel dialog still appear, accept its default (the notebook's kernel)
         page.wait_for_selector(".jp-Dialog:has-text('Select Kernel')", timeout=1500)
         page.click(".jp-Dialog .jp-mod-accept")
