@@ -214,16 +214,23 @@ class ReplicaEngine:
         if budget > 0 and admission_possible:
             self._stale = False
             self.running.next_round_tokens = (self.total_blocks - self.free + need) * bs
-            for job in self.sched.admit(self.waiting, self.running, self.capacity_tokens, self.footprint):
-                if budget <= 0 or len(self.running) >= self.max_seqs:
-                    break
-                nb = -(-(job.prompt_tokens + job.generated + 1) // bs)
-                if nb > self.free:
-                    break
-                self._start(job, nb)
-                c = min(R.pre_left[job.rid], budget)
-                chunks.append((job, c))
-                budget -= c
+            # each start takes a sequence slot and at least one budget token: no more can start
+            limit = min(self.max_seqs - len(self.running), budget)
+            proposals = self.sched.propose(self.waiting, self.running, self.capacity_tokens, self.footprint, limit=limit)
+            try:
+                for job in proposals:
+                    if budget <= 0 or len(self.running) >= self.max_seqs:
+                        break
+                    nb = -(-(job.prompt_tokens + job.generated + 1) // bs)
+                    if nb > self.free:
+                        break
+                    self._start(job, nb)
+                    c = min(R.pre_left[job.rid], budget)
+                    chunks.append((job, c))
+                    budget -= c
+            finally:
+                if hasattr(proposals, "close"):  # a lazy scheduler puts back what was not started
+                    proposals.close()
         d = len(self.decoding)
         if not chunks and d == 0:
             return False  # waiting jobs that cannot start on an empty replica stay reported in flight

@@ -155,16 +155,21 @@ def simulate(frame: pd.DataFrame, scheduler: str | Scheduler, capacity: int, low
                 raise RuntimeError(f"{name}.victims did not offer enough running jobs to fit the next round")
             running = [j for j in running if j.started_at is not None]
         if waiting:  # 3. admissions
-            for j in sched.admit(view, running, M, footprint):
-                if waiting.get(j.rid) is not j:
-                    raise RuntimeError(f"{name}.admit returned job {j.rid}, which is not waiting")
-                first = footprint(j.prompt_tokens + 1)
-                if need + first > M:
-                    break  # the engine starts fewer, never others
-                need += first
-                del waiting[j.rid]
-                j.started_at = float(t)
-                running.append(j)
+            proposals = sched.propose(view, running, M, footprint)
+            try:
+                for j in proposals:
+                    if waiting.get(j.rid) is not j:
+                        raise RuntimeError(f"{name}.admit returned job {j.rid}, which is not waiting")
+                    first = footprint(j.prompt_tokens + 1)
+                    if need + first > M:
+                        break  # the engine starts fewer, never others
+                    need += first
+                    del waiting[j.rid]
+                    j.started_at = float(t)
+                    running.append(j)
+            finally:
+                if hasattr(proposals, "close"):  # a lazy scheduler puts back what was not started
+                    proposals.close()
         if not running:
             if waiting:
                 raise RuntimeError(f"{name} started nothing at t={t} although nothing runs and "

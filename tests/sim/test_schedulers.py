@@ -188,3 +188,25 @@ def test_future_peak_of_running_uses_predicted_rounds():
     peak = FuturePeak.of_running(jobs, 5000, fp)
     np.testing.assert_array_equal(peak.remaining, [predicted_rounds(j, 5000, fp) for j in jobs])
     np.testing.assert_array_equal(peak.context, [j.prompt_tokens + j.generated for j in jobs])
+
+
+def test_engines_pull_only_what_they_start_and_the_rest_stays_queued():
+    """``propose`` yields the jobs of ``admit`` lazily; closing it after k starts leaves the others queued,
+    and the next ``admit`` sees them in the same order."""
+    sched = SCHEDULERS.get("fcfs")()
+    jobs = [Job(rid=i, arrived_at=float(i), prompt_tokens=2, lower=1, upper=10.0) for i in range(6)]
+    for j in jobs:
+        sched.on_arrival(j)
+    assert [j.rid for j in sched.admit(jobs, [], 100, identity_footprint)] == [0, 1, 2, 3, 4, 5]
+    gen = sched.propose(jobs, [], 100, identity_footprint, limit=4)
+    started = []
+    for j in gen:
+        j.started_at = 0.0
+        started.append(j)
+        if len(started) == 2:
+            break
+    gen.close()
+    assert [j.rid for j in started] == [0, 1]
+    assert [j.rid for j in sched.admit(jobs[2:], started, 100, identity_footprint)] == [2, 3, 4, 5]
+    assert [j.rid for j in sched.propose(jobs[2:], started, 100, identity_footprint, limit=3)] == [2, 3, 4]
+    assert len(sched.queue) == 4

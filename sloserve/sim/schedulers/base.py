@@ -31,6 +31,7 @@ Each round the engine calls, in this order:
    eviction order; the engine evicts from its front (calling ``on_evict``) until the need fits;
 2. ``admit(waiting, running, capacity, footprint)`` returns the waiting jobs to start this round,
    in order (the engine may start fewer when a token budget or sequence cap binds, never others);
+   the engines consume it through ``propose`` (the same jobs, pulled lazily, closed when done);
 3. after the round, ``on_token(job)`` for every job that produced a token.
 """
 from __future__ import annotations
@@ -113,6 +114,13 @@ class Scheduler:
             used += need
             out.append(j)
         return out
+
+    def propose(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint,
+                limit: int | None = None):
+        """:meth:`admit` as the engines consume it: an iterator they pull from until they can start no
+        more (at most ``limit``: the sequence cap and token budget), then ``close()``. Default: the
+        list of :meth:`admit`; a scheduler may yield lazily so that a round costs what it starts."""
+        return iter(self.admit(waiting, running, capacity, footprint))
 
     def on_token(self, job: Job) -> None:
         """Called after ``job`` produced a token (``job.generated`` already counts it)."""

@@ -79,16 +79,30 @@ class QueuedScheduler(Scheduler):
         self.queue.push(job, self.priority(job))
 
     def admit(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint) -> list[Job]:
-        if not waiting:
-            return []
+        return list(self._lazy(waiting, running, capacity, footprint))
+
+    def propose(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint,
+                limit: int | None = None):
+        if type(self).admit is not QueuedScheduler.admit:  # a subclass's own admit is what it means
+            return iter(self.admit(waiting, running, capacity, footprint))
+        return self._lazy(waiting, running, capacity, footprint, limit)
+
+    def _lazy(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint,
+              limit: int | None = None):
+        """The maximal prefix, proposed lazily: the engine pulls jobs until it can start no more and
+        then closes the generator, which puts every taken entry back (started jobs' entries are stale
+        from then on). Pulling only what is started keeps a round at O(k log W) for k admissions."""
+        if not waiting or (limit is not None and limit <= 0):
+            return
         fits = self.admission(running, capacity, footprint)
-        out, taken = [], []
-        while (e := self.queue.pop()) is not None:
-            if not fits(e[3]):
+        taken = []
+        try:
+            while (limit is None or len(taken) < limit) and (e := self.queue.pop()) is not None:
+                if not fits(e[3]):
+                    self.queue.restore(e)
+                    return
+                taken.append(e)
+                yield e[3]
+        finally:
+            for e in taken:  # stale once the engine started them; still queued if it started fewer
                 self.queue.restore(e)
-                break
-            out.append(e[3])
-            taken.append(e)
-        for e in taken:  # stale once the engine starts them; still queued if it starts fewer
-            self.queue.restore(e)
-        return out
