@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,8 +217,9 @@ class ReplicaEngine:
             self.running.next_round_tokens = (self.total_blocks - self.free + need) * bs
             # each start takes a sequence slot and at least one budget token: no more can start
             limit = min(self.max_seqs - len(self.running), budget)
-            proposals = self.sched.propose(self.waiting, self.running, self.capacity_tokens, self.footprint, limit=limit)
-            try:
+            # closing: a lazy scheduler puts back what was not started
+            with closing(self.sched.propose(self.waiting, self.running, self.capacity_tokens, self.footprint,
+                                            limit=limit)) as proposals:
                 for job in proposals:
                     if budget <= 0 or len(self.running) >= self.max_seqs:
                         break
@@ -228,9 +230,6 @@ class ReplicaEngine:
                     c = min(R.pre_left[job.rid], budget)
                     chunks.append((job, c))
                     budget -= c
-            finally:
-                if hasattr(proposals, "close"):  # a lazy scheduler puts back what was not started
-                    proposals.close()
         d = len(self.decoding)
         if not chunks and d == 0:
             return False  # waiting jobs that cannot start on an empty replica stay reported in flight

@@ -20,6 +20,7 @@ in flight; none is dropped. Memory uses the identity footprint unless told other
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -155,8 +156,7 @@ def simulate(frame: pd.DataFrame, scheduler: str | Scheduler, capacity: int, low
                 raise RuntimeError(f"{name}.victims did not offer enough running jobs to fit the next round")
             running = [j for j in running if j.started_at is not None]
         if waiting:  # 3. admissions
-            proposals = sched.propose(view, running, M, footprint)
-            try:
+            with closing(sched.propose(view, running, M, footprint)) as proposals:  # puts back what was not started
                 for j in proposals:
                     if waiting.get(j.rid) is not j:
                         raise RuntimeError(f"{name}.admit returned job {j.rid}, which is not waiting")
@@ -167,9 +167,6 @@ def simulate(frame: pd.DataFrame, scheduler: str | Scheduler, capacity: int, low
                     del waiting[j.rid]
                     j.started_at = float(t)
                     running.append(j)
-            finally:
-                if hasattr(proposals, "close"):  # a lazy scheduler puts back what was not started
-                    proposals.close()
         if not running:
             if waiting:
                 raise RuntimeError(f"{name} started nothing at t={t} although nothing runs and "

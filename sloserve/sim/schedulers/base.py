@@ -117,10 +117,10 @@ class Scheduler:
 
     def propose(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint,
                 limit: int | None = None):
-        """:meth:`admit` as the engines consume it: an iterator they pull from until they can start no
-        more (at most ``limit``: the sequence cap and token budget), then ``close()``. Default: the
-        list of :meth:`admit`; a scheduler may yield lazily so that a round costs what it starts."""
-        return iter(self.admit(waiting, running, capacity, footprint))
+        """:meth:`admit` as the engines consume it: a generator they pull from until they can start no
+        more (at most ``limit``: the sequence cap and token budget), then close. Default: the list of
+        :meth:`admit`; a scheduler may yield lazily so that a round costs what it starts."""
+        yield from self.admit(waiting, running, capacity, footprint)
 
     def on_token(self, job: Job) -> None:
         """Called after ``job`` produced a token (``job.generated`` already counts it)."""

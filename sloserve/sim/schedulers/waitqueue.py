@@ -84,7 +84,7 @@ class QueuedScheduler(Scheduler):
     def propose(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint,
                 limit: int | None = None):
         if type(self).admit is not QueuedScheduler.admit:  # a subclass's own admit is what it means
-            return iter(self.admit(waiting, running, capacity, footprint))
+            return Scheduler.propose(self, waiting, running, capacity, footprint, limit)
         return self._lazy(waiting, running, capacity, footprint, limit)
 
     def _lazy(self, waiting: Sequence[Job], running: Sequence[Job], capacity: int, footprint: Footprint,
