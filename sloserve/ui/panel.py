@@ -219,7 +219,6 @@ class PlannerPanel:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
-        from ..model.compile import compile_scenario
         from ..sim.arrivals import synthetic
         from ..sim.engine import EngineOptions
         from ..sim.plots import plot_attainment, plot_latency_cdf
@@ -232,7 +231,7 @@ class PlannerPanel:
         t0 = time.perf_counter()
         try:
             self._status(f"simulating… {self.sim_duration_s:g} s of arrivals, {self.scheduler.value}", True)
-            c = compile_scenario(r.scenario)
+            c = r.inst.compiled  # the tables the plan was made on (what_if compiled them once)
             res = simulate(c, r.plan, synthetic(c, self.sim_duration_s, seed=0),
                            engine=EngineOptions(scheduler=self.scheduler.value))
             self.sim_out.clear_output(wait=True)
