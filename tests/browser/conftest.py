@@ -138,12 +138,12 @@ def open_notebook(page, url: str, rel: str, timeout_s: float = 60.0) -> None:
     # ?reset: a fresh workspace, not the tabs an earlier test left open
     page.goto(f"{url}/lab/tree/{rel}?reset", timeout=timeout_s * 1000)
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=timeout_s * 1000)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     try:  # should the kernel dialog still appear, accept its default (the notebook's kernel)
         page.wait_for_selector(".jp-Dialog:has-text('Select Kernel')", timeout=1500)
         page.click(".jp-Dialog .jp-mod-accept")
-    except Exception as e:
-        if type(e).__name__ != "TimeoutError":
-            raise
+    except PlaywrightTimeout:
+        pass
     wait_kernel_idle(page, timeout_s)
 
 
@@ -157,6 +157,7 @@ def run_all(page, tries: int = 6) -> None:
     (a kernel still connecting drops the request)."""
     started = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
         .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     for _ in range(tries):
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
@@ -166,9 +167,8 @@ def run_all(page, tries: int = 6) -> None:
         try:
             page.wait_for_function(started, timeout=10_000, polling=250)
             return
-        except Exception as e:  # playwright's TimeoutError: try the menu again
-            if type(e).__name__ != "TimeoutError":
-                raise
+        except PlaywrightTimeout:  # no cell started: try the menu again
+            pass
     raise AssertionError("Run All Cells started no cell")
 
 

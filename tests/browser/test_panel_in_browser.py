@@ -57,6 +57,7 @@ def _type_readout(page, cls: str, value: str) -> None:
 
 
 def test_panel_controls_replan_in_the_browser(lab, page, artifacts):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     url, root = lab
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
@@ -95,7 +96,7 @@ def test_panel_controls_replan_in_the_browser(lab, page, artifacts):
             try:
                 page.wait_for_function("(old) => document.querySelector('.sloserve-chart').src !== old",
                                        arg=prev["chart"], timeout=10_000)
-            except Exception:
+            except PlaywrightTimeout:
                 raise AssertionError(f"{name}: the chart did not change ({prev['headline']!r} -> {now['headline']!r}, "
                                      f"{page.locator('.sloserve-chart').count()} images)") from None
             now = _state(page)
