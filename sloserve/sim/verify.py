@@ -17,7 +17,7 @@ When a tightening leaves the planner no plan (the beliefs became infeasible), th
 back, geometrically, towards the last ones that gave a plan, and the loop goes on.
 
 Synthetic arrivals (when none are given) last ``duration_s`` or until the rarest type expects
-``min_requests`` requests (at most ``max_duration_s``): an attainment judged on a few dozen
+``min_requests`` requests (extended to at most ``max_duration_s``): an attainment judged on a few dozen
 requests would be met by luck and missed out of sample.
 
 The knobs only tighten, by fixed steps, so the first plan that meets every target may have
@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, InputError
 from ..model.compile import compile_scenario
 from ..model.scenario import Scenario
 from ..checker import CheckResult, check
@@ -70,7 +70,7 @@ class VerifyOptions:
     max_iterations: int = 8
     duration_s: float = 600.0  # synthetic arrivals per iteration (when no arrivals are given), s
     min_requests: int = 500  # synthetic arrivals last until the rarest type expects this many ...
-    max_duration_s: float = 4 * 3600.0  # ... but no longer than this, s
+    max_duration_s: float = 4 * 3600.0  # ... extending duration_s to at most this, s
     process: str = "poisson"
     cv: float = 1.0
     lengths: str = "fixed"
@@ -81,6 +81,26 @@ class VerifyOptions:
     time_limit_s: float | None = None  # per plan
     refine_iterations: int = 3  # bisection steps after the first plan that meets every target
     trim_iterations: int = 6  # replays spent removing replicas from the cheapest plan that met
+
+    def __post_init__(self):
+        def bad(field: str, allowed: str):
+            raise InputError(None, f"VerifyOptions.{field}", f"must be {allowed}, got {getattr(self, field)!r}")
+        if self.target is not None and not 0 < self.target <= 1:
+            bad("target", "in (0, 1] or None")
+        if not self.duration_s > 0:
+            bad("duration_s", "> 0 seconds")
+        if not self.max_duration_s > 0:
+            bad("max_duration_s", "> 0 seconds")
+        if not self.min_requests >= 0:
+            bad("min_requests", ">= 0")
+        if not self.max_iterations >= 1:
+            bad("max_iterations", ">= 1")
+        for f in ("refine_iterations", "trim_iterations"):
+            if not getattr(self, f) >= 0:
+                bad(f, ">= 0")
+        for f in ("derate_step", "slo_step", "min_factor"):
+            if not 0 < getattr(self, f) < 1:
+                bad(f, "in (0, 1)")
 
 
 @dataclass
@@ -170,7 +190,7 @@ def verify(sc: Scenario, arrivals: Arrivals | None = None, opts: VerifyOptions =
     if arrivals is None:
         rates = truth.query_types["rate_rps"].to_numpy(dtype=float)
         rarest = float(rates[rates > 0].min()) if (rates > 0).any() else 1.0
-        duration = min(opts.max_duration_s, max(opts.duration_s, opts.min_requests / rarest))
+        duration = max(opts.duration_s, min(opts.max_duration_s, opts.min_requests / rarest))
         arrivals = synthetic(truth, duration, process=opts.process, cv=opts.cv, lengths=opts.lengths,
                              seed=opts.seed)
     names = list(truth.query_types["query_type"].astype(str))

@@ -198,3 +198,24 @@ def test_simulated_stress_degrades_with_slowdown(compiled, plan):
     assert t["attainment"].iloc[1] <= t["attainment"].iloc[0]
     assert (t["attainment"] <= t["latency_attainment"] + 1e-12).all()
     assert (t.filter(like="cost").to_numpy() >= 0).all()
+
+
+@pytest.mark.parametrize("field, value", [("target", 0.0), ("target", 1.5), ("duration_s", 0.0), ("max_duration_s", -1.0),
+                                          ("min_requests", -1), ("max_iterations", 0), ("refine_iterations", -1),
+                                          ("trim_iterations", -1), ("derate_step", 1.0), ("slo_step", 0.0),
+                                          ("min_factor", 1.5)])
+def test_bad_verify_options_are_refused_naming_the_field(field, value):
+    from sloserve.errors import InputError
+    with pytest.raises(InputError, match=f"VerifyOptions.{field}: must be"):
+        VerifyOptions(**{field: value})
+
+
+def test_a_long_duration_is_kept_and_only_the_extension_is_capped():
+    """max_duration_s bounds how far verify extends duration_s for rare types, never duration_s itself."""
+    sc = default_scenario()
+    rarest = compile_scenario(sc).query_types["rate_rps"].min()
+    short = VerifyOptions(duration_s=60.0, max_duration_s=120.0, max_iterations=1, refine_iterations=0, trim_iterations=0)
+    v = verify(sc, opts=short)
+    assert v.arrivals.duration_s == pytest.approx(120.0, rel=0.05) and 500 / rarest > 120.0
+    long = VerifyOptions(duration_s=900.0, max_duration_s=120.0, max_iterations=1, refine_iterations=0, trim_iterations=0)
+    assert verify(sc, opts=long).arrivals.duration_s == pytest.approx(900.0, rel=0.02)
