@@ -2,7 +2,7 @@
 
 Layers (``docs/architecture.md``), each importing only from the layers below it:
 
-    cli, ui, sweep                      (the user's side)
+    cli, ui, sweep, batch               (the user's side; batch: offline jobs in the planner)
     evaluate, sim, solvers              (plans in the world, simulation, methods)
     checker                             (the independent checker)
     model, traces                       (scenario -> tables; logs -> scenarios)
@@ -30,11 +30,11 @@ from sloserve.registry import Registry, RegistryError
 ROOT = Path(sloserve.__file__).resolve().parent
 
 LAYER = {"errors": 0, "vocab": 0, "registry": 0, "resume": 0, "safeload": 0, "paths": 0, "problem": 1, "model": 2, "traces": 2, "checker": 3,
-         "solvers": 4, "evaluate": 5, "sim": 5, "sweep": 6, "ui": 6, "cli": 6, "__init__": 7, "__main__": 7, "data": 0}
+         "solvers": 4, "evaluate": 5, "sim": 5, "sweep": 6, "batch": 6, "ui": 6, "cli": 6, "__init__": 7, "__main__": 7, "data": 0}
 #: same-layer imports that are part of the design (a simulator may use an exact solver as an oracle)
 ALLOWED_SIDEWAYS = {("registry", "errors"), ("vocab", "errors"), ("resume", "errors"), ("safeload", "errors"),
                     ("paths", "errors"), ("resume", "paths"), ("evaluate", "sim"), ("sim", "solvers"), ("evaluate", "solvers"), ("ui", "sweep"), ("cli", "ui"),
-                    ("cli", "sweep"), ("sweep", "ui")}
+                    ("cli", "sweep"), ("sweep", "ui"), ("cli", "batch")}
 
 
 def _module_name(path: Path) -> str:

@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, SloserveError
-from . import evaluate, plan, simulate, sweep, traces
+from . import batch, evaluate, plan, simulate, sweep, traces
 
 
 ISSUES_URL = "https://github.com/sloserve/sloserve/issues"
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"sloserve {__version__}")
     ap.add_argument("--debug", action="store_true", help="on an internal error, show Python's traceback")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (plan, traces, evaluate, simulate, sweep):
+    for module in (plan, traces, evaluate, simulate, sweep, batch):
         module.add_commands(sub)
     return ap
 

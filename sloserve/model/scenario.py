@@ -59,6 +59,7 @@ class Scenario:
     options: ScenarioOptions = field(default_factory=ScenarioOptions)
     gpu_overrides: dict[str, GpuOverride] = field(default_factory=dict)
     model_fixed_cost: dict[str, float] = field(default_factory=dict)  # $/h per model if used
+    batch_jobs: tuple = ()  # offline jobs (sloserve.model.batch_job.BatchJob), provisioned by `sloserve batch --plan`
     description: str = ""
     source: str = ""  # file it came from, for messages
 
@@ -83,6 +84,8 @@ class Scenario:
         if self.model_fixed_cost:
             out["models"] = {k: {"fixed_cost_per_hour": v} for k, v in self.model_fixed_cost.items()}
         out["options"] = opts
+        if self.batch_jobs:
+            out["batch_jobs"] = [j.to_dict() for j in self.batch_jobs]
         return out
 
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -163,6 +166,7 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
         "gpus": V.Field(lambda v, fld, fail: v, default={}),  # checked below, against the catalog chosen
         "models": V.Field(lambda v, fld, fail: v, default={}),
         "options": section("options", OPTION_FIELDS),
+        "batch_jobs": V.Field(lambda v, fld, fail: _batch_jobs(v, fld, file), default=()),
     }, "", file)
     if isinstance(d, dict) and "name" not in d:  # the file's stem stands in: it must be a usable name too
         msg = limits.name_problem(top["name"])
@@ -181,7 +185,13 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
                     what="models chosen in catalog.models")(top["models"], "models", _fail(file))
     return Scenario(name=top["name"], query_types=tuple(top["query_types"]), models=cat["models"], gpus=cat["gpus"],
                     precisions=cat["precisions"], options=ScenarioOptions(**top["options"]),
-                    gpu_overrides=overrides, model_fixed_cost=fixed, description=top["description"], source=file)
+                    gpu_overrides=overrides, model_fixed_cost=fixed, batch_jobs=top["batch_jobs"],
+                    description=top["description"], source=file)
+
+
+def _batch_jobs(v: Any, fld: str, file: str) -> tuple:
+    from .batch_job import jobs_from_list  # (it imports this module's validate; kept lazy)
+    return jobs_from_list(v, fld, file)
 
 
 def _fail(file: str):

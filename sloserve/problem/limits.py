@@ -66,11 +66,14 @@ BYTES = _l("bytes", 1e15, "bytes", "a petabyte of KV cache on one replica, a tho
 BYTE_SECONDS = _l("byte_seconds", 1e20, "byte·s", "a petabyte held for a day")
 IMAGES = _l("num_images", 1e4, "images per request", "no model accepts more images in one prompt")
 WINDOWS = _l("windows", 1e7, "windows", "95 years of 5-minute windows: a clock error, or use a longer --window")
+DEADLINE_H = _l("deadline_h", 8_760, "h", "one year; a job allowed longer is capacity planning, not a deadline")
+BATCH_REQUESTS = _l("batch_requests", 1e9, "requests", "a thousand times the largest published offline batch (~1 M prompts)")
 NAME_CHARS = _l("name_length", 128, "characters", "names are identifiers, shown in tables and plan files")
 
 LIMITS: dict[str, Limit] = {v.name: v for v in (RATE_RPS, TOKENS, SLO_S, PENALTY, DOLLARS_PER_HOUR, GPU_PRICE, GPUS,
                                                 REPLICAS, PLANNED_REPLICAS, SMALLEST_LOAD, MODELS, BATCH, PARALLEL, SECONDS,
-                                                CAPACITY_RPS, BYTES, BYTE_SECONDS, IMAGES, WINDOWS, NAME_CHARS)}
+                                                CAPACITY_RPS, BYTES, BYTE_SECONDS, IMAGES, WINDOWS, DEADLINE_H, BATCH_REQUESTS,
+                                                NAME_CHARS)}
 
 
 def number_problem(v, *, lo: float | None = None, hi: Limit | float | None = None, lo_open: bool = False,

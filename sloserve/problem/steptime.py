@@ -74,6 +74,10 @@ class StepTime:
             return cls(**{k: float(row[k].iloc[0]) for k in ("pp",) + COEFFICIENTS})
         return cls(**{k: t[k].to_numpy(dtype=float) for k in ("pp",) + COEFFICIENTS})
 
+    def row(self, k: int) -> "StepTime":
+        """Configuration ``k`` of a table-wide StepTime (:meth:`from_table` without ``config``), as scalars."""
+        return StepTime(**{f: float(np.asarray(getattr(self, f))[k]) for f in ("pp",) + COEFFICIENTS})
+
     # ---- phases -------------------------------------------------------------------------------
     def micro_batch(self, decode_seqs):
         """Sequences per micro-batch: max(d/m, 1) (0 when there is nothing to decode)."""

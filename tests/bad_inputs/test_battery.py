@@ -26,7 +26,7 @@ CASES_DIR = HERE / "cases"
 TEACHING = HERE.parents[1] / "data" / "scenarios" / "teaching.yaml"
 MANIFEST = load_yaml((HERE / "cases.yaml").read_text(encoding="utf-8"), "cases.yaml")
 CASES = MANIFEST["cases"]
-KINDS = ("scenario", "compiled", "plan", "trace", "flags")
+KINDS = ("scenario", "compiled", "plan", "trace", "flags", "batch")
 OUTCOMES = {0: "accepted", 1: "diagnosed", 2: "refused"}
 
 
@@ -116,9 +116,9 @@ def test_the_battery_covers_every_input_kind():
 
 def test_every_case_file_is_in_the_manifest():
     listed = {x["case"] for x in CASES if "case" in x}
-    files = {str(p.relative_to(CASES_DIR)) for kind in ("scenario", "plan", "trace") for p in (CASES_DIR / kind).iterdir()}
+    files = {str(p.relative_to(CASES_DIR)) for kind in ("scenario", "plan", "trace", "batch") for p in (CASES_DIR / kind).iterdir()}
     files |= {str(p.relative_to(CASES_DIR)) for p in (CASES_DIR / "compiled").iterdir() if p.name != "base"}
-    helpers = {"scenario/good.yaml", "plan/good.json", "trace/good.csv"}
+    helpers = {"scenario/good.yaml", "plan/good.json", "trace/good.csv", "batch/good.yaml"}
     assert files - listed <= helpers, sorted(files - listed - helpers)
 
 

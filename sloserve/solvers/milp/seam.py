@@ -199,6 +199,7 @@ def _backend(solver: str):
 def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limit_s: float | None = None,
                    mip_gap: float | None = None, threads: int | None = None, log: bool = False,
                    warm_start: Plan | None = None,
+                   start_objective: float | None = None,
                    on_progress: Callable[[MipProgress], None] | None = None,
                    solver_options: dict[str, Any] | None = None) -> SolveResult:
     """Solve a Pyomo instance of the MILP (or any linear model) and load the best solution found.
@@ -207,7 +208,9 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
     'cplex', 'cbc', ...). ``time_limit_s`` seconds; ``mip_gap`` relative; ``warm_start`` a plan
     whose values are set on the variables and passed to solvers that accept a start; ``on_progress``
     receives the incumbent, bound and gap as the solve goes (HiGHS); ``solver_options`` are passed to
-    HiGHS by name (e.g. ``{"mip_max_nodes": 100}``; other solvers ignore them). The status is ``optimal`` only
+    HiGHS by name (e.g. ``{"mip_max_nodes": 100}``; other solvers ignore them). ``start_objective``: the
+    variables already hold a start the caller set and checked, of this objective ($/h; for models that
+    extend the MILP, e.g. :mod:`sloserve.batch.joint`); it is passed on like a warm start. The status is ``optimal`` only
     when the solver proved optimality within :data:`~sloserve.vocab.OPTIMAL_GAP`; a solver that stopped
     at a larger gap the user allowed gives ``gap_limit``.
     """
@@ -219,7 +222,10 @@ def solve_instance(instance: pyo.ConcreteModel, solver: str = "highs", time_limi
     if warm_start is not None:
         set_values(instance, warm_start)
         warm_obj = _finite(warm_cutoff(instance, warm_start))
-    rq = _Request(time_limit_s, mip_gap, threads, bool(log), warm_start is not None, warm_obj, on_progress,
+    elif start_objective is not None:
+        warm_obj = _finite(start_objective)
+    warm = warm_start is not None or start_objective is not None
+    rq = _Request(time_limit_s, mip_gap, threads, bool(log), warm, warm_obj, on_progress,
                   solver_options)
     t0 = time.perf_counter()
     termination, status, has, objective, bound, warm, incumbents = fn(instance, rq)

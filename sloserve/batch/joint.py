@@ -1,0 +1,264 @@
+"""Online traffic and offline jobs provisioned together: the MILP extended by batch components.
+
+The online MILP (:mod:`sloserve.solvers.milp.model`) is built as always; :func:`add_batch` adds, in
+Pyomo's names (``docs/offline_batching.md`` §7)::
+
+    B                      jobs b;  BC ⊆ B×C: the (job, configuration) pairs priced (batch.price)
+    batch_work_h[b,c]      W_bc: replica-hours job b needs on c (simulated), h
+    deadline_h[b]          D_b: the job's deadline, h
+    batch_ymax[b,c]        ceil(W_bc / D_b): the most replicas b can use on c
+    z[b,c] ∈ [0, 1]        share of job b run on c
+    v[b,c] ∈ ℤ≥0           replicas of c dedicated to job b while it runs
+    batch_assigned[b]      Σ_c z[b,c] = 1
+    batch_deadline[b,c]    W_bc·z[b,c] ≤ D_b·v[b,c]
+    batch_model_selected   v[b,c] ≤ batch_ymax[b,c]·s[j(c)]   (fixed costs and max_models count jobs too)
+    availability_with_batch[k], budget_with_batch, cost_with_batch:
+                           the online constraint's (objective's) own expression + the jobs' GPUs ($/h),
+                           replacing it (the online one is deactivated, not copied)
+
+Offline work runs on its own replicas; the plan is valid while the jobs run (cost in $/h over that
+window). Sharing spare capacity of online replicas is not modelled (the online SLOs would have to be
+re-checked in simulation with the offline load; docs say so).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from ..errors import InfeasibleError
+from ..problem.instance import Instance, build_instance
+from ..problem.plan import Plan
+from ..problem.tables import Compiled
+from ..vocab import Status
+
+TOL = 1e-6
+ALLOCATION_COLUMNS = ("job", "config", "gpu", "share", "replicas", "cost_per_hour", "work_h", "deadline_h")
+
+
+@dataclass
+class JointPlan:
+    """An online plan plus the jobs' dedicated replicas; ``objective`` = online + batch, $/h."""
+
+    online: Plan
+    batch: pd.DataFrame  # ALLOCATION_COLUMNS, one row per (job, configuration) with a share > 0
+    objective: float
+    status: str
+    bound: float | None = None
+    method: str = "milp"
+    runtime_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def batch_cost_per_hour(self) -> float:
+        return float((self.batch["replicas"] * self.batch["cost_per_hour"]).sum()) if len(self.batch) else 0.0
+
+    @property
+    def gap(self) -> float | None:
+        if self.bound is None or not math.isfinite(self.bound):
+            return None
+        return max(0.0, self.objective - self.bound) / max(abs(self.objective), 1e-9)
+
+
+def _pairs(work: pd.DataFrame, compiled: Compiled) -> pd.DataFrame:
+    known = set(compiled.configs["config"])
+    bad = ~work["config"].isin(known)
+    if bad.any():
+        raise ValueError(f"batch work names configurations the problem does not have: {sorted(set(work.loc[bad, 'config']))[:5]}")
+    w = work.groupby(["job", "config"], as_index=False).agg(work_h=("work_h", "min"), deadline_h=("deadline_h", "first"))
+    w["batch_ymax"] = np.ceil(w["work_h"] / w["deadline_h"] - 1e-9).astype(int).clip(lower=1)
+    return w
+
+
+def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> None:
+    """Add the batch components (module docstring) to an online MILP instance ``m``, in place."""
+    w = _pairs(work, compiled)
+    jobs = list(dict.fromkeys(w["job"]))
+    pairs = list(zip(w["job"], w["config"]))
+    m.B = pyo.Set(initialize=jobs, doc="B: offline jobs b")
+    m.BC = pyo.Set(dimen=2, initialize=pairs, within=m.B * m.C, doc="BC ⊆ B×C: configurations each job is priced on")
+    m.batch_work_h = pyo.Param(m.BC, initialize=dict(zip(pairs, w["work_h"].astype(float))), within=pyo.PositiveReals,
+                               doc="W_bc: replica-hours job b needs on one replica of c (simulated), h")
+    m.deadline_h = pyo.Param(m.B, initialize=dict(zip(w["job"], w["deadline_h"].astype(float))), within=pyo.PositiveReals,
+                             doc="D_b: deadline of job b, h")
+    m.batch_ymax = pyo.Param(m.BC, initialize=dict(zip(pairs, w["batch_ymax"].astype(int))), within=pyo.PositiveIntegers,
+                             doc="ceil(W_bc/D_b): most replicas job b can use on c, replicas")
+    m.z = pyo.Var(m.BC, within=pyo.UnitInterval, doc="z_bc: share of job b run on c")
+    m.v = pyo.Var(m.BC, within=pyo.NonNegativeIntegers, bounds=lambda m, b, c: (0, m.batch_ymax[b, c]),
+                  doc="v_bc: replicas of c dedicated to job b while the jobs run")
+    m.BC_b = pyo.Set(m.B, initialize={b: [c for bb, c in pairs if bb == b] for b in jobs}, within=m.C)
+    m.batch_assigned = pyo.Constraint(m.B, rule=lambda m, b: sum(m.z[b, c] for c in m.BC_b[b]) == 1,
+                                      doc="Σ_c z_bc = 1: every job runs somewhere")
+    m.batch_deadline = pyo.Constraint(m.BC, rule=lambda m, b, c: m.batch_work_h[b, c] * m.z[b, c] <= m.deadline_h[b] * m.v[b, c],
+                                      doc="W_bc·z_bc ≤ D_b·v_bc: its share finishes by the deadline, replica-hours")
+    m.batch_model_selected = pyo.Constraint(m.BC, rule=lambda m, b, c: m.v[b, c] <= m.batch_ymax[b, c] * m.s[m.model_of[c]],
+                                            doc="v_bc ≤ ymax_bc·s_j(c): a job's replicas select their model")
+    batch_gpus = {k: [(b, c) for b, c in pairs if c in set(m.C_k[k])] for k in m.K}
+    batch_cost = sum(m.cost_per_hour[c] * m.v[b, c] for b, c in pairs)
+
+    limited = [k for k in m.K if math.isfinite(pyo.value(m.available[k])) and batch_gpus[k]]
+
+    def availability(m, k):
+        extra = sum(m.gpus[c] * m.v[b, c] for b, c in batch_gpus[k])
+        if k in m.availability:
+            m.availability[k].deactivate()
+            return m.availability[k].body + extra <= m.available[k]
+        return extra <= m.available[k]
+
+    m.availability_with_batch = pyo.Constraint(limited, rule=availability,
+                                               doc="online GPUs + Σ gpus_c·v_bc ≤ A_k: GPUs rentable, GPUs")
+    if math.isfinite(pyo.value(m.budget_per_hour)):
+        def budget(m):
+            if m.budget.active and m.budget.body is not None:
+                m.budget.deactivate()
+                return m.budget.body + batch_cost <= m.budget_per_hour
+            return batch_cost <= m.budget_per_hour
+        m.budget_with_batch = pyo.Constraint(rule=budget, doc="online $/h + Σ cost_c·v_bc ≤ B: hourly budget, $/h")
+    m.cost.deactivate()
+    m.cost_with_batch = pyo.Objective(expr=m.cost.expr + batch_cost, sense=pyo.minimize,
+                                      doc="the online cost + Σ cost_c·v_bc, $/h")
+
+
+def allocation_frame(m: pyo.ConcreteModel) -> pd.DataFrame:
+    """The jobs' shares and replicas from a solved (or warm-started) model, ALLOCATION_COLUMNS."""
+    rows = []
+    gpu_of = {c: k for k in m.K for c in m.C_k[k]}
+    for b, c in m.BC:
+        z = 0.0 if m.z[b, c].value is None else float(m.z[b, c].value)
+        v = 0 if m.v[b, c].value is None else int(round(m.v[b, c].value))
+        if z > TOL or v > 0:
+            rows.append({"job": b, "config": c, "gpu": gpu_of[c], "share": z, "replicas": v,
+                         "cost_per_hour": float(pyo.value(m.cost_per_hour[c])), "work_h": float(m.batch_work_h[b, c]),
+                         "deadline_h": float(m.deadline_h[b])})
+    return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
+
+
+def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFrame:
+    """Jobs on the GPUs and budget the online plan leaves (largest work first, each on the
+    configuration where ceil(W/D) replicas cost least); raises :class:`InfeasibleError` for a job that
+    fits nowhere. ALLOCATION_COLUMNS."""
+    from ..problem.plan import arrays_from_plan
+    c = inst.compiled
+    w = _pairs(work, c)
+    cf = c.configs.set_index("config")
+    a = arrays_from_plan(inst, online)
+    used = pd.Series(np.asarray(a.y) * cf.loc[list(inst.configs), "gpus"].to_numpy(), index=cf.loc[list(inst.configs), "gpu"].to_numpy())
+    used = used.groupby(level=0).sum()
+    avail = c.gpus.set_index("gpu")["available"].astype(float)
+    free = {k: (avail[k] - used.get(k, 0.0)) if math.isfinite(avail[k]) else math.inf for k in avail.index}
+    budget = inst.budget - float(inst.cost @ a.y + inst.fixed_cost_of(a.y, a.x)) if math.isfinite(inst.budget) else math.inf
+    models_used = set(np.asarray(inst.model_ids)[inst.models_selected(a.y) > 0])
+    fixed = c.models.set_index("model")["fixed_cost_per_hour"]
+    max_models = inst.compiled.options.max_models
+    rows = []
+    order = w.groupby("job")["work_h"].min().sort_values(ascending=False).index
+    for job in order:
+        cand = w.loc[w["job"] == job].copy()
+        cand["gpu"] = cf.loc[cand["config"], "gpu"].to_numpy()
+        cand["gpus"] = cf.loc[cand["config"], "gpus"].to_numpy() * cand["batch_ymax"]
+        cand["model"] = cf.loc[cand["config"], "model"].to_numpy()
+        cand["cost"] = cf.loc[cand["config"], "cost_per_hour"].to_numpy() * cand["batch_ymax"]
+        cand["extra_fixed"] = [0.0 if mm in models_used else float(fixed.get(mm, 0.0)) for mm in cand["model"]]
+        ok = (cand["gpus"] <= cand["gpu"].map(free)) & (cand["cost"] + cand["extra_fixed"] <= budget + TOL)
+        if max_models is not None:
+            ok &= [mm in models_used or len(models_used) < max_models for mm in cand["model"]]
+        cand = cand.loc[ok]
+        if cand.empty:
+            raise InfeasibleError(f"batch job {job!r}: no configuration has the GPUs and budget the online plan leaves",
+                                  ["solve jointly with the MILP (method milp), raise availability or the budget, "
+                                   "or relax the job's deadline"])
+        best = cand.sort_values(["cost", "config"]).iloc[0]
+        free[best["gpu"]] -= best["gpus"]
+        budget -= best["cost"] + best["extra_fixed"]
+        models_used.add(best["model"])
+        rows.append({"job": job, "config": best["config"], "gpu": best["gpu"], "share": 1.0,
+                     "replicas": int(best["batch_ymax"]), "cost_per_hour": float(cf.loc[best["config"], "cost_per_hour"]),
+                     "work_h": float(best["work_h"]), "deadline_h": float(best["deadline_h"])})
+    return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
+
+
+def _set_batch_values(m: pyo.ConcreteModel, alloc: pd.DataFrame) -> None:
+    got = {(r.job, r.config): r for r in alloc.itertuples()}
+    for b, c in m.BC:
+        r = got.get((b, c))
+        m.z[b, c].set_value(float(r.share) if r else 0.0, skip_validation=True)
+        m.v[b, c].set_value(int(r.replicas) if r else 0, skip_validation=True)
+        if r is not None and r.replicas > 0:
+            m.s[m.model_of[c]].set_value(1, skip_validation=True)
+
+
+def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp", time_limit_s: float | None = 60.0,
+                warm_start: bool = True, inst: Instance | None = None) -> JointPlan:
+    """Provision online traffic and offline jobs together.
+
+    ``method="milp"``: the extended MILP (warm-started from AGH's online plan and :func:`greedy_batch`
+    when ``warm_start``); ``method="greedy"``: AGH's online plan, then the jobs greedily on what is
+    left (fast; not joint). Every plan returned has passed :func:`sloserve.batch.check.check_joint`."""
+    import time
+
+    from ..solvers import SolveOptions, solve
+    from .check import check_joint
+    inst = build_instance(compiled) if inst is None else inst
+    t0 = time.perf_counter()
+    if method == "greedy":
+        online = solve(inst, "agh", SolveOptions())
+        alloc = greedy_batch(inst, online, work)
+        jp = JointPlan(online=online, batch=alloc, objective=joint_objective(inst, online, alloc),
+                       status=Status.FEASIBLE, method="agh+greedy", runtime_s=time.perf_counter() - t0)
+    elif method == "milp":
+        from ..solvers.milp.data import create_pyomo_instance, set_values
+        from ..solvers.milp.seam import solve_instance, to_plan
+        m = create_pyomo_instance(inst)
+        add_batch(m, work, compiled)
+        start = None
+        if warm_start:
+            try:
+                online0 = solve(inst, "agh", SolveOptions())
+                alloc0 = greedy_batch(inst, online0, work)
+                set_values(m, online0)
+                _set_batch_values(m, alloc0)
+                start = joint_objective(inst, online0, alloc0)
+                if check_joint(inst, JointPlan(online0, alloc0, start, Status.FEASIBLE), work):
+                    start = None
+            except InfeasibleError:
+                start = None
+        res = solve_instance(m, time_limit_s=time_limit_s, start_objective=start)
+        if not res.has_solution:
+            if res.status == Status.INFEASIBLE:
+                raise InfeasibleError("no plan serves the online traffic and finishes every batch job by its deadline",
+                                      ["relax a job's deadline, allow it more models or GPU types, raise GPU "
+                                       "availability or the budget; `sloserve batch JOB.yaml` shows each job's "
+                                       "replicas per configuration"])
+            raise InfeasibleError(f"the joint MILP found no plan (status {res.status or res.termination})",
+                                  ["raise the time limit"])
+        online = to_plan(m, res)
+        alloc = allocation_frame(m)
+        jp = JointPlan(online=online, batch=alloc, objective=joint_objective(inst, online, alloc),
+                       status=res.status, bound=res.bound, method="milp", runtime_s=time.perf_counter() - t0,
+                       extra={"warm_start": res.warm_start})
+    else:
+        raise ValueError(f"method must be 'milp' or 'greedy', got {method!r}")
+    bad = check_joint(inst, jp, work)
+    if bad:
+        raise AssertionError("the joint plan fails the checker: " + "; ".join(map(str, bad[:5])))
+    return jp
+
+
+def _alloc_cost(alloc: pd.DataFrame) -> float:
+    return float((alloc["replicas"] * alloc["cost_per_hour"]).sum()) if len(alloc) else 0.0
+
+
+def joint_objective(inst: Instance, online: Plan, alloc: pd.DataFrame) -> float:
+    """$/h of online plan + jobs: the online objective with the fixed cost of every model either uses
+    (a model only a job uses pays its fixed cost too), plus the jobs' replicas."""
+    from ..problem.plan import arrays_from_plan
+    a = arrays_from_plan(inst, online)
+    cf = inst.compiled.configs.set_index("config")
+    models = set(np.asarray(inst.model_ids)[inst.models_selected(a.y) > 0])
+    models |= set(cf.loc[alloc.loc[alloc["replicas"] > 0, "config"], "model"]) if len(alloc) else set()
+    fixed = inst.compiled.models.set_index("model")["fixed_cost_per_hour"]
+    return (float(online.objective) - float(inst.fixed_cost_of(a.y, a.x)) + float(sum(fixed.get(m, 0.0) for m in models))
+            + _alloc_cost(alloc))

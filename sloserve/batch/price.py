@@ -1,0 +1,174 @@
+"""What finishing an offline job costs on each configuration: simulated, from the compiled tables.
+
+For each configuration a job may use (its models, its error limit, prompts and outputs that fit the
+KV cache), the cost is found in two stages, both reading the compiled ``config_perf`` table through
+``StepTime`` (the one step-time model; no formula here):
+
+1. **Screen** — the ideal makespan max(T_comp(s), T_mem) of :class:`DensityModel` (no per-pass
+   overheads, no interference) prices every eligible configuration in milliseconds; per GPU type the
+   ``shortlist`` cheapest go on.
+2. **Simulate** — the offline engine (:func:`sloserve.sim.offline.run_offline`) serves a seeded random
+   sample of the job's requests (``sample_requests``; all of them when ``None``) in each order on one
+   replica; the job's **work** (replica-hours) is the sample's time until its last request was admitted, scaled
+   by the job's tokens over the sample's, plus the sample's drain (:func:`job_work_h`): the drain —
+   long outputs finishing in a thinning batch — happens once per job, not once per sample. A sample shares prefixes less than the whole job (a few-shot block is computed
+   once per sample as once per job), so the sample's throughput is a conservative estimate.
+
+Prices: ``job_cost_usd`` = work_h · cost_per_hour (replicas paid only while they run);
+``window_cost_usd`` = replicas · cost_per_hour · deadline_h (replicas rented for the whole window —
+what the joint MILP charges, as $/h during the window); ``replicas`` = ceil(work_h / deadline_h), the fewest replicas that finish by the deadline when the
+job is split into equal shares (BlendServe's tree splits at its top: each share keeps its subtrees'
+sharing).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InfeasibleError
+from ..model.compile import route_errors
+from ..problem.steptime import StepTime
+from ..problem.tables import Compiled
+from ..sim.offline.density import DensityModel
+from ..sim.offline.engine import kv_capacity_tokens, run_offline
+from ..sim.offline.requests import OfflineRequests
+from ..sim.offline.tree import build_tree
+from ..sim.offline.workloads import mixture
+from ..model.batch_job import BatchJob
+
+SECONDS_PER_HOUR = 3600.0
+#: configurations per GPU type that the screen passes to the simulator
+DEFAULT_SHORTLIST = 2
+PRICE_COLUMNS = ("job", "config", "model", "gpu", "precision", "tp", "pp", "gpus", "order", "step_mode",
+                 "cost_per_hour", "throughput_tok_s", "sharing_ratio", "ideal_ratio", "work_h", "deadline_h",
+                 "replicas", "job_cost_usd", "window_cost_usd", "screen_cost_usd", "requests", "simulated_requests")
+
+
+def job_requests(job: BatchJob, trace_dir=None) -> OfflineRequests:
+    """The job's requests (seeded draw of its mixture)."""
+    return mixture(job.mixture, job.seed, trace_dir=trace_dir)
+
+
+def job_sample(job: BatchJob, requests: OfflineRequests) -> OfflineRequests:
+    """A seeded random sample of ``sample_requests`` requests (all of them when the job is smaller)."""
+    n = len(requests)
+    if job.sample_requests is None or job.sample_requests >= n:
+        return requests
+    idx = np.sort(np.random.default_rng(job.seed + 1).choice(n, size=job.sample_requests, replace=False))
+    return requests.subset(idx)
+
+
+def eligible_configs(job: BatchJob, compiled: Compiled, requests: OfflineRequests) -> tuple[pd.DataFrame, dict]:
+    """The configurations the job may run on, with their KV capacity ``kv_tokens``; and what was left
+    out, counted by reason (nothing is dropped silently)."""
+    cf = compiled.configs
+    out = {}
+    keep = np.ones(len(cf), dtype=bool)
+    if job.models is not None:
+        m = cf["model"].isin(job.models).to_numpy()
+        out["model not allowed"] = int((keep & ~m).sum())
+        keep &= m
+    if job.max_error is not None:
+        rt = pd.DataFrame({"query_type": job.name, "config": cf["config"]})
+        qt = pd.DataFrame({"query_type": [job.name], "family": [job.family]})
+        e = route_errors(rt, qt, cf)
+        ok = e <= job.max_error * (1 + 1e-12)
+        out["error above max_error"] = int((keep & ~ok).sum())
+        keep &= ok
+    if compiled.config_perf is None:
+        raise InfeasibleError("the compiled tables have no config_perf table: batch jobs need the step-time "
+                              "coefficients", ["compile the scenario with this version of sloserve"])
+    M = (cf["kv_bytes"] // cf["kv_bytes_per_token"]).astype(np.int64).to_numpy()
+    peak = int((requests.prompt_tokens + requests.output_tokens).max())
+    fits = M >= peak
+    out["KV cache below the longest request"] = int((keep & ~fits).sum())
+    keep &= fits
+    df = cf.loc[keep].copy()
+    df["kv_tokens"] = M[keep]
+    return df.reset_index(drop=True), {k: v for k, v in out.items() if v}
+
+
+def screen(job: BatchJob, compiled: Compiled, sample: OfflineRequests, scale: float,
+           configs: pd.DataFrame, tree=None) -> pd.DataFrame:
+    """``configs`` with ``screen_work_h`` (the ideal makespan of the whole job, replica-hours) and
+    ``screen_cost_usd``."""
+    tree = build_tree(sample) if tree is None else tree
+    p, d = sample.prompt_tokens, sample.output_tokens
+    st_all = StepTime.from_table(compiled.config_perf, compiled.configs)
+    ids = compiled.config_perf["config"].to_numpy()
+    pos = {c: k for k, c in enumerate(ids)}
+    hours = np.empty(len(configs))
+    for n, (c, M) in enumerate(zip(configs["config"], configs["kv_tokens"])):
+        st = st_all.row(pos[c])
+        hours[n] = DensityModel(st, int(M)).ideal_makespan_s(tree, p, d)["ideal_makespan_s"] * scale / SECONDS_PER_HOUR
+    out = configs.copy()
+    out["screen_work_h"] = hours
+    out["screen_cost_usd"] = hours * out["cost_per_hour"].to_numpy(dtype=float)
+    return out
+
+
+def price_job(job: BatchJob, compiled: Compiled, *, orders: tuple[str, ...] | None = None,
+              step_modes: tuple[str, ...] | None = None, shortlist: int = DEFAULT_SHORTLIST,
+              trace_dir=None, requests: OfflineRequests | None = None) -> pd.DataFrame:
+    """Tidy prices of ``job``: one row per (shortlisted configuration, order, step mode); columns
+    :data:`PRICE_COLUMNS` (hours, $, tokens/s). ``orders`` / ``step_modes`` default to the job's own.
+
+    Raises :class:`InfeasibleError` naming what excluded every configuration."""
+    orders = (job.order,) if orders is None else tuple(orders)
+    modes = (job.step_mode,) if step_modes is None else tuple(step_modes)
+    req = job_requests(job, trace_dir) if requests is None else requests
+    sample = job_sample(job, req)
+    scale = req.total_tokens() / sample.total_tokens()
+    configs, dropped = eligible_configs(job, compiled, req)
+    if configs.empty:
+        why = "; ".join(f"{n} {k}" for k, n in dropped.items()) or "the problem has no configurations"
+        raise InfeasibleError(f"batch job {job.name!r}: no configuration can run it ({why})",
+                              ["allow more models or a higher max_error, or add GPUs with more memory "
+                               "(the longest request must fit one replica's KV cache)"])
+    tree = build_tree(sample)
+    sc = screen(job, compiled, sample, scale, configs, tree)
+    short = (sc.sort_values(["screen_cost_usd", "config"]).groupby("gpu", sort=False).head(shortlist)
+             .sort_values(["gpu", "screen_cost_usd"]).reset_index(drop=True))
+    rows = []
+    for _, c in short.iterrows():
+        for order in orders:
+            trace = run_offline(sample, compiled, c["config"], order, tree=tree)
+            for mode in modes:
+                res = trace.result(mode)
+                work_h = job_work_h(trace, res, scale)
+                rows.append({
+                    "job": job.name, "config": c["config"], "model": c["model"], "gpu": c["gpu"],
+                    "precision": c["precision"], "tp": int(c["tp"]), "pp": int(c["pp"]), "gpus": int(c["gpus"]),
+                    "order": order, "step_mode": mode, "cost_per_hour": float(c["cost_per_hour"]),
+                    "throughput_tok_s": req.total_tokens() / (work_h * SECONDS_PER_HOUR), "sharing_ratio": res.sharing_ratio,
+                    "ideal_ratio": res.ideal_ratio, "work_h": work_h, "deadline_h": job.deadline_h,
+                    "replicas": int(math.ceil(work_h / job.deadline_h - 1e-9)),
+                    "job_cost_usd": work_h * float(c["cost_per_hour"]),
+                    "window_cost_usd": math.ceil(work_h / job.deadline_h - 1e-9) * float(c["cost_per_hour"]) * job.deadline_h,
+                    "screen_cost_usd": float(c["screen_cost_usd"]), "requests": len(req),
+                    "simulated_requests": len(sample)})
+    return pd.DataFrame(rows, columns=list(PRICE_COLUMNS))
+
+
+def job_work_h(trace, res, scale: float) -> float:
+    """Replica-hours for the whole job from a sample's run: the sample's time until its last request
+    was admitted (the engine at steady state) scaled by the job's tokens over the sample's, plus the
+    sample's drain (the running batch finishing, which a larger job has once too) [h]."""
+    end_s = np.cumsum(trace.step_times(res.step_mode, res.interference)["step_s"])
+    last = int(np.max(trace.per_request["admitted_step"]))
+    t_admit = float(end_s[last]) if len(end_s) else 0.0
+    return (t_admit * scale + (res.makespan_s - t_admit)) / SECONDS_PER_HOUR
+
+
+def cost_by_gpu(prices: pd.DataFrame) -> pd.DataFrame:
+    """The cheapest configuration per (job, GPU type, order, step mode): a tidy frame, cheapest first."""
+    best = prices.loc[prices.groupby(["job", "gpu", "order", "step_mode"])["job_cost_usd"].idxmin()]
+    return best.sort_values(["job", "step_mode", "order", "job_cost_usd"]).reset_index(drop=True)
+
+
+def work_table(compiled: Compiled, jobs, *, shortlist: int = DEFAULT_SHORTLIST, trace_dir=None) -> pd.DataFrame:
+    """The table the joint MILP reads: every job priced in its own order and step mode (``price_job``)."""
+    frames = [price_job(j, compiled, shortlist=shortlist, trace_dir=trace_dir) for j in jobs]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(PRICE_COLUMNS))
