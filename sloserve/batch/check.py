@@ -52,12 +52,14 @@ def check_joint(inst: Instance, plan, work: pd.DataFrame) -> list[Violation]:
         tot = float(gpus_online.get(k, 0.0) + gpus_batch.get(k, 0.0))
         if math.isfinite(avail) and _over(tot, avail):
             V.append(Violation("availability", str(k), tot, avail, f"{tot:g} GPUs of {k} with the jobs', {avail:g} available"))
-    batch_cost = float((alloc["replicas"] * alloc["cost_per_hour"]).sum()) if len(alloc) else 0.0
+    batch_peak = float((alloc["replicas"] * alloc["cost_per_hour"]).sum()) if len(alloc) else 0.0
+    batch_cost = float(sum(r.share * float(w[(r.job, r.config)]) * r.cost_per_hour / float(deadline[r.job])
+                           for r in alloc.itertuples() if (r.job, r.config) in w.index))
     y_models = inst.models_selected(a.y) > 0
     models = set(np.asarray(inst.model_ids)[y_models]) | set(cf.loc[alloc.loc[alloc["replicas"] > 0, "config"], "model"])
     fixed = c.models.set_index("model")["fixed_cost_per_hour"]
     fixed_all = float(sum(fixed.get(mm, 0.0) for mm in models))
-    spend = float(inst.cost @ a.y) + fixed_all + batch_cost
+    spend = float(inst.cost @ a.y) + fixed_all + batch_peak
     if math.isfinite(inst.budget) and _over(spend, inst.budget):
         V.append(Violation("budget", "", spend, inst.budget, f"{spend:.4f} $/h with the jobs, budget {inst.budget:g}"))
     mm = c.options.max_models

@@ -12,12 +12,15 @@ Pyomo's names (``docs/offline_batching.md`` §7)::
     batch_assigned[b]      Σ_c z[b,c] = 1
     batch_deadline[b,c]    W_bc·z[b,c] ≤ D_b·v[b,c]
     batch_model_selected   v[b,c] ≤ batch_ymax[b,c]·s[j(c)]   (fixed costs and max_models count jobs too)
-    availability_with_batch[k], budget_with_batch, cost_with_batch:
-                           the online constraint's (objective's) own expression + the jobs' GPUs ($/h),
-                           replacing it (the online one is deactivated, not copied)
+    availability_with_batch[k], budget_with_batch:
+                           the online constraint's own expression + the jobs' GPUs (their $/h while
+                           they run), replacing it (the online one is deactivated, not copied)
+    cost_with_batch        the online objective + Σ cost_c·W_bc·z_bc / D_b: each job's replica-hours
+                           paid while they work (released when done), spread over its window, $/h
 
-Offline work runs on its own replicas; the plan is valid while the jobs run (cost in $/h over that
-window). Sharing spare capacity of online replicas is not modelled (the online SLOs would have to be
+Offline work runs on its own replicas; the plan holds for the window of the jobs (their deadline);
+``v`` is the peak the GPUs and the budget must allow, the objective pays only the hours worked (a
+replica rented for the whole window would make slow, cheap replicas look best). Sharing spare capacity of online replicas is not modelled (the online SLOs would have to be
 re-checked in simulation with the offline load; docs say so).
 """
 from __future__ import annotations
@@ -54,7 +57,14 @@ class JointPlan:
 
     @property
     def batch_cost_per_hour(self) -> float:
-        return float((self.batch["replicas"] * self.batch["cost_per_hour"]).sum()) if len(self.batch) else 0.0
+        """The jobs' replica-hours paid, spread over their windows (Σ share·W·cost/D), $/h."""
+        return _alloc_cost(self.batch)
+
+    @property
+    def batch_cost_usd(self) -> float:
+        """What the jobs' work costs in all (Σ share·W·cost), $."""
+        b = self.batch
+        return float((b["share"] * b["work_h"] * b["cost_per_hour"]).sum()) if len(b) else 0.0
 
     @property
     def gap(self) -> float | None:
@@ -97,7 +107,8 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
     m.batch_model_selected = pyo.Constraint(m.BC, rule=lambda m, b, c: m.v[b, c] <= m.batch_ymax[b, c] * m.s[m.model_of[c]],
                                             doc="v_bc ≤ ymax_bc·s_j(c): a job's replicas select their model")
     batch_gpus = {k: [(b, c) for b, c in pairs if c in set(m.C_k[k])] for k in m.K}
-    batch_cost = sum(m.cost_per_hour[c] * m.v[b, c] for b, c in pairs)
+    batch_peak = sum(m.cost_per_hour[c] * m.v[b, c] for b, c in pairs)
+    batch_cost = sum(m.cost_per_hour[c] * m.batch_work_h[b, c] / m.deadline_h[b] * m.z[b, c] for b, c in pairs)
 
     limited = [k for k in m.K if math.isfinite(pyo.value(m.available[k])) and batch_gpus[k]]
 
@@ -114,12 +125,12 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
         def budget(m):
             if m.budget.active and m.budget.body is not None:
                 m.budget.deactivate()
-                return m.budget.body + batch_cost <= m.budget_per_hour
-            return batch_cost <= m.budget_per_hour
-        m.budget_with_batch = pyo.Constraint(rule=budget, doc="online $/h + Σ cost_c·v_bc ≤ B: hourly budget, $/h")
+                return m.budget.body + batch_peak <= m.budget_per_hour
+            return batch_peak <= m.budget_per_hour
+        m.budget_with_batch = pyo.Constraint(rule=budget, doc="online $/h + Σ cost_c·v_bc ≤ B: hourly budget at the jobs' peak, $/h")
     m.cost.deactivate()
     m.cost_with_batch = pyo.Objective(expr=m.cost.expr + batch_cost, sense=pyo.minimize,
-                                      doc="the online cost + Σ cost_c·v_bc, $/h")
+                                      doc="the online cost + Σ cost_c·W_bc·z_bc/D_b, $/h over the jobs' window")
 
 
 def allocation_frame(m: pyo.ConcreteModel) -> pd.DataFrame:
@@ -129,16 +140,17 @@ def allocation_frame(m: pyo.ConcreteModel) -> pd.DataFrame:
     for b, c in m.BC:
         z = 0.0 if m.z[b, c].value is None else float(m.z[b, c].value)
         v = 0 if m.v[b, c].value is None else int(round(m.v[b, c].value))
-        if z > TOL or v > 0:
-            rows.append({"job": b, "config": c, "gpu": gpu_of[c], "share": z, "replicas": v,
+        if z > TOL:  # the fewest replicas its share needs (v has no cost of its own: the solver may leave more)
+            need = int(math.ceil(z * float(m.batch_work_h[b, c]) / float(m.deadline_h[b]) - 1e-9))
+            rows.append({"job": b, "config": c, "gpu": gpu_of[c], "share": z, "replicas": min(v, max(need, 1)),
                          "cost_per_hour": float(pyo.value(m.cost_per_hour[c])), "work_h": float(m.batch_work_h[b, c]),
                          "deadline_h": float(m.deadline_h[b])})
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
 
 def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFrame:
-    """Jobs on the GPUs and budget the online plan leaves (largest work first, each on the
-    configuration where ceil(W/D) replicas cost least); raises :class:`InfeasibleError` for a job that
+    """Jobs on the GPUs and budget the online plan leaves (largest work first, each wholly on the
+    configuration where its work costs least); raises :class:`InfeasibleError` for a job that
     fits nowhere. ALLOCATION_COLUMNS."""
     from ..problem.plan import arrays_from_plan
     c = inst.compiled
@@ -160,9 +172,11 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
         cand["gpu"] = cf.loc[cand["config"], "gpu"].to_numpy()
         cand["gpus"] = cf.loc[cand["config"], "gpus"].to_numpy() * cand["batch_ymax"]
         cand["model"] = cf.loc[cand["config"], "model"].to_numpy()
-        cand["cost"] = cf.loc[cand["config"], "cost_per_hour"].to_numpy() * cand["batch_ymax"]
+        price = cf.loc[cand["config"], "cost_per_hour"].to_numpy()
+        cand["cost"] = price * cand["work_h"].to_numpy() / cand["deadline_h"].to_numpy()  # $/h over the window
+        cand["peak"] = price * cand["batch_ymax"]
         cand["extra_fixed"] = [0.0 if mm in models_used else float(fixed.get(mm, 0.0)) for mm in cand["model"]]
-        ok = (cand["gpus"] <= cand["gpu"].map(free)) & (cand["cost"] + cand["extra_fixed"] <= budget + TOL)
+        ok = (cand["gpus"] <= cand["gpu"].map(free)) & (cand["peak"] + cand["extra_fixed"] <= budget + TOL)
         if max_models is not None:
             ok &= [mm in models_used or len(models_used) < max_models for mm in cand["model"]]
         cand = cand.loc[ok]
@@ -172,7 +186,7 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
                                    "or relax the job's deadline"])
         best = cand.sort_values(["cost", "config"]).iloc[0]
         free[best["gpu"]] -= best["gpus"]
-        budget -= best["cost"] + best["extra_fixed"]
+        budget -= best["peak"] + best["extra_fixed"]
         models_used.add(best["model"])
         rows.append({"job": job, "config": best["config"], "gpu": best["gpu"], "share": 1.0,
                      "replicas": int(best["batch_ymax"]), "cost_per_hour": float(cf.loc[best["config"], "cost_per_hour"]),
@@ -248,7 +262,10 @@ def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp",
 
 
 def _alloc_cost(alloc: pd.DataFrame) -> float:
-    return float((alloc["replicas"] * alloc["cost_per_hour"]).sum()) if len(alloc) else 0.0
+    """Σ share·work_h·cost_per_hour/deadline_h over the allocation rows, $/h."""
+    if not len(alloc):
+        return 0.0
+    return float((alloc["share"] * alloc["work_h"] * alloc["cost_per_hour"] / alloc["deadline_h"]).sum())
 
 
 def joint_objective(inst: Instance, online: Plan, alloc: pd.DataFrame) -> float:

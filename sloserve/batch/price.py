@@ -15,8 +15,8 @@ KV cache), the cost is found in two stages, both reading the compiled ``config_p
    once per sample as once per job), so the sample's throughput is a conservative estimate.
 
 Prices: ``job_cost_usd`` = work_h · cost_per_hour (replicas paid only while they run);
-``window_cost_usd`` = replicas · cost_per_hour · deadline_h (replicas rented for the whole window —
-what the joint MILP charges, as $/h during the window); ``replicas`` = ceil(work_h / deadline_h), the fewest replicas that finish by the deadline when the
+``window_cost_usd`` = replicas · cost_per_hour · deadline_h (replicas rented for the whole window;
+the joint MILP charges ``job_cost_usd``, spread over the window as $/h); ``replicas`` = ceil(work_h / deadline_h), the fewest replicas that finish by the deadline when the
 job is split into equal shares (BlendServe's tree splits at its top: each share keeps its subtrees'
 sharing).
 """

@@ -56,8 +56,8 @@ def cmd_batch(args) -> int:
         print_frame(f"{job.name}: in its order ({job.order}, {job.step_mode}): configuration and replicas by the "
                     f"{job.deadline_h:g} h deadline", own[["gpu", "config", "throughput_tok_s", "sharing_ratio", "work_h",
                                                          "replicas", "job_cost_usd", "window_cost_usd"]])
-        print("(job_cost_usd: replicas paid while they work; window_cost_usd: rented for the whole deadline "
-              "window, what --plan charges)")
+        print("(job_cost_usd: replicas paid while they work, what --plan charges; window_cost_usd: rented "
+              "for the whole deadline window)")
     import pandas as pd
     prices = pd.concat(frames, ignore_index=True)
     if args.json:
@@ -78,7 +78,8 @@ def _joint(args, compiled, prices, jobs) -> int:
     jp = solve_joint(compiled, own, method=args.method, time_limit_s=args.time_limit, inst=inst)
     bound = "" if jp.bound is None else f", bound {jp.bound:.2f}"
     print(f"\njoint plan ({jp.method}): status {jp.status}, {jp.objective:.2f} $/h while the jobs run{bound} = "
-          f"online {jp.objective - jp.batch_cost_per_hour:.2f} + jobs {jp.batch_cost_per_hour:.2f}; {jp.runtime_s:.2f} s")
+          f"online {jp.objective - jp.batch_cost_per_hour:.2f} + jobs {jp.batch_cost_per_hour:.2f} (their "
+          f"{jp.batch_cost_usd:.2f} $ of replica-hours over the window); {jp.runtime_s:.2f} s")
     print_frame("jobs' dedicated replicas", jp.batch)
     bad = check_joint(inst, jp, own)
     print("\nchecker: every constraint holds" if not bad else "\nchecker: " + "; ".join(map(str, bad)))
