@@ -9,6 +9,6 @@ See ``docs/offline_batching.md`` §7.
 from __future__ import annotations
 
 from ..model.batch_job import BatchJob, load_jobs
-from .price import cost_by_gpu, price_job, work_table
+from .price import cost_by_gpu, job_tables, price_job, work_table
 
-__all__ = ["BatchJob", "cost_by_gpu", "load_jobs", "price_job", "work_table"]
+__all__ = ["BatchJob", "cost_by_gpu", "job_tables", "load_jobs", "price_job", "work_table"]

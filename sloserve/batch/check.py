@@ -21,52 +21,55 @@ def _over(lhs: float, rhs: float) -> bool:
 
 
 def check_joint(inst: Instance, plan, work: pd.DataFrame) -> list[Violation]:
-    """Violations of a :class:`~sloserve.batch.joint.JointPlan` (empty = feasible)."""
+    """Violations of a :class:`~sloserve.batch.joint.JointPlan` (empty = feasible); ``work`` is the
+    priced table (sloserve.batch.price) the plan was made from."""
     a = arrays_from_plan(inst, plan.online)
     V = list(check_arrays(inst, a.y, a.x, a.u))
     c = inst.compiled
-    cf = c.configs.set_index("config")
+    cf = c.configs.set_index("config").loc[list(inst.configs)]
     alloc = plan.batch
-    w = work.groupby(["job", "config"])["work_h"].min()
+    row = {(r.job, r.config): r for r in work.sort_values("work_h", ascending=False).itertuples()}  # cheapest last wins
     deadline = work.groupby("job")["deadline_h"].first()
     for job in deadline.index:
         share = float(alloc.loc[alloc["job"] == job, "share"].sum())
         if abs(share - 1.0) > 1e-6:
             V.append(Violation("batch_assigned", str(job), share, 1.0, f"job {job!r} is {share:.6g} assigned, not 1"))
+    gpus_batch: dict[str, float] = {}
+    peak = cost = 0.0
+    models = set(np.asarray(inst.model_ids)[inst.models_selected(a.y) > 0])
     for r in alloc.itertuples():
-        if (r.job, r.config) not in w.index:
+        w = row.get((r.job, r.config))
+        if w is None:
             V.append(Violation("domain", f"{r.job},{r.config}", 1, 0, f"job {r.job!r} was not priced on {r.config}"))
             continue
         if r.replicas < 0 or r.replicas != int(r.replicas) or not -TOL <= r.share <= 1 + TOL:
-            V.append(Violation("domain", f"{r.job},{r.config}", r.replicas, 0, "replicas must be whole and >= 0, share in [0, 1]"))
-        need = float(w[(r.job, r.config)]) * r.share
-        have = float(deadline[r.job]) * r.replicas
-        if _over(need, have):
+            V.append(Violation("domain", f"{r.job},{r.config}", r.replicas, 0,
+                               "replicas must be whole and >= 0, share in [0, 1]"))
+        need = (w.work_h - w.fixed_h) * r.share
+        have = (w.deadline_h - w.fixed_h) * r.replicas
+        if w.fixed_h >= w.deadline_h or _over(need, have):
             V.append(Violation("batch_deadline", f"{r.job},{r.config}", need, have,
-                               f"{need:.4g} replica-hours of work, {r.replicas} replicas × {deadline[r.job]:g} h"))
-    gpus_online = pd.Series(a.y * cf.loc[list(inst.configs), "gpus"].to_numpy(),
-                            index=cf.loc[list(inst.configs), "gpu"].to_numpy()).groupby(level=0).sum()
-    gpus_batch = (alloc.assign(g=alloc["replicas"] * cf.loc[alloc["config"], "gpus"].to_numpy())
-                  .groupby("gpu")["g"].sum()) if len(alloc) else pd.Series(dtype=float)
+                               f"{need:.4g} replica-hours of work beyond the drain, {r.replicas} replicas × "
+                               f"({w.deadline_h:g} − {w.fixed_h:.3g}) h"))
+        gpus_batch[w.gpu] = gpus_batch.get(w.gpu, 0.0) + r.replicas * w.gpus
+        peak += r.replicas * w.cost_per_hour
+        cost += r.share * w.work_h * w.cost_per_hour / w.deadline_h
+        if r.replicas > 0:
+            models.add(w.model)
+    gpus_online = pd.Series(a.y * cf["gpus"].to_numpy(), index=cf["gpu"].to_numpy()).groupby(level=0).sum()
     for k, avail in c.gpus.set_index("gpu")["available"].astype(float).items():
         tot = float(gpus_online.get(k, 0.0) + gpus_batch.get(k, 0.0))
         if math.isfinite(avail) and _over(tot, avail):
             V.append(Violation("availability", str(k), tot, avail, f"{tot:g} GPUs of {k} with the jobs', {avail:g} available"))
-    batch_peak = float((alloc["replicas"] * alloc["cost_per_hour"]).sum()) if len(alloc) else 0.0
-    batch_cost = float(sum(r.share * float(w[(r.job, r.config)]) * r.cost_per_hour / float(deadline[r.job])
-                           for r in alloc.itertuples() if (r.job, r.config) in w.index))
-    y_models = inst.models_selected(a.y) > 0
-    models = set(np.asarray(inst.model_ids)[y_models]) | set(cf.loc[alloc.loc[alloc["replicas"] > 0, "config"], "model"])
     fixed = c.models.set_index("model")["fixed_cost_per_hour"]
     fixed_all = float(sum(fixed.get(mm, 0.0) for mm in models))
-    spend = float(inst.cost @ a.y) + fixed_all + batch_peak
+    spend = float(inst.cost @ a.y) + fixed_all + peak
     if math.isfinite(inst.budget) and _over(spend, inst.budget):
-        V.append(Violation("budget", "", spend, inst.budget, f"{spend:.4f} $/h with the jobs, budget {inst.budget:g}"))
+        V.append(Violation("budget", "", spend, inst.budget, f"{spend:.4f} $/h with the jobs at their peak, budget {inst.budget:g}"))
     mm = c.options.max_models
     if mm is not None and len(models) > mm:
         V.append(Violation("max_models", "", len(models), mm, f"{len(models)} models with the jobs', at most {mm}"))
-    online_fixed = float(inst.fixed_cost_of(a.y, a.x))
-    expect = float(plan.online.objective) - online_fixed + fixed_all + batch_cost
+    expect = float(plan.online.objective) - float(inst.fixed_cost_of(a.y, a.x)) + fixed_all + cost
     if abs(expect - plan.objective) > 1e-6 * max(1.0, abs(expect)):
         V.append(Violation("objective", "", plan.objective, expect,
                            f"the plan says {plan.objective:.6g} $/h, its replicas, models and penalties cost {expect:.6g}"))

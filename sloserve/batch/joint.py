@@ -3,14 +3,17 @@
 The online MILP (:mod:`sloserve.solvers.milp.model`) is built as always; :func:`add_batch` adds, in
 Pyomo's names (``docs/offline_batching.md`` §7)::
 
-    B                      jobs b;  BC ⊆ B×C: the (job, configuration) pairs priced (batch.price)
+    B                      jobs b;  BC: the (job, configuration) pairs priced (batch.price) — any feasible
+                           configuration of the scenario's catalog, not only the online problem's C
     batch_work_h[b,c]      W_bc: replica-hours job b needs on c (simulated), h
+    batch_fixed_h[b,c]     F_bc: one replica's drain (paid once by every replica of a split job), h
     deadline_h[b]          D_b: the job's deadline, h
-    batch_ymax[b,c]        ceil(W_bc / D_b): the most replicas b can use on c
+    batch_cost_per_hour, batch_gpus, batch_model, batch_gpu_type: c's $/h, GPUs, model j and GPU type k
+    batch_ymax[b,c]        ceil((W_bc − F_bc)/(D_b − F_bc)): the most replicas b can use on c
     z[b,c] ∈ [0, 1]        share of job b run on c
     v[b,c] ∈ ℤ≥0           replicas of c dedicated to job b while it runs
     batch_assigned[b]      Σ_c z[b,c] = 1
-    batch_deadline[b,c]    W_bc·z[b,c] ≤ D_b·v[b,c]
+    batch_deadline[b,c]    (W_bc − F_bc)·z[b,c] ≤ (D_b − F_bc)·v[b,c]
     batch_model_selected   v[b,c] ≤ batch_ymax[b,c]·s[j(c)]   (fixed costs and max_models count jobs too)
     availability_with_batch[k], budget_with_batch:
                            the online constraint's own expression + the jobs' GPUs (their $/h while
@@ -73,13 +76,28 @@ class JointPlan:
         return max(0.0, self.objective - self.bound) / max(abs(self.objective), 1e-9)
 
 
+WORK_COLUMNS = ("job", "config", "model", "gpu", "gpus", "cost_per_hour", "work_h", "fixed_h", "deadline_h")
+
+
 def _pairs(work: pd.DataFrame, compiled: Compiled) -> pd.DataFrame:
-    known = set(compiled.configs["config"])
-    bad = ~work["config"].isin(known)
-    if bad.any():
-        raise ValueError(f"batch work names configurations the problem does not have: {sorted(set(work.loc[bad, 'config']))[:5]}")
-    w = work.groupby(["job", "config"], as_index=False).agg(work_h=("work_h", "min"), deadline_h=("deadline_h", "first"))
-    w["batch_ymax"] = np.ceil(w["work_h"] / w["deadline_h"] - 1e-9).astype(int).clip(lower=1)
+    """One row per (job, configuration) the job can finish on by its deadline (its cheapest pricing),
+    with ``batch_ymax`` = ceil((W − F)/(D − F)). A job's configurations need not be the online problem's
+    (a job has no latency SLO); their model and GPU type must be the problem's."""
+    missing = [c for c in WORK_COLUMNS if c not in work]
+    if missing:
+        raise ValueError(f"the work table lacks columns {missing} (sloserve.batch.price.work_table makes it)")
+    w = (work.loc[work["fixed_h"] < work["deadline_h"]].sort_values("work_h")
+         .drop_duplicates(["job", "config"]).reset_index(drop=True)[list(WORK_COLUMNS)])
+    for col, known in (("model", compiled.models["model"]), ("gpu", compiled.gpus["gpu"])):
+        bad = ~w[col].isin(set(known))
+        if bad.any():
+            raise ValueError(f"batch work names {col}s the problem does not have: {sorted(set(w.loc[bad, col]))[:5]}")
+    w["batch_ymax"] = np.ceil((w["work_h"] - w["fixed_h"]) / (w["deadline_h"] - w["fixed_h"]) - 1e-9).astype(int).clip(lower=1)
+    for job in work["job"].unique():
+        if not (w["job"] == job).any():
+            raise InfeasibleError(f"batch job {job!r}: on every configuration priced, one replica's drain alone "
+                                  f"takes longer than the deadline", ["relax the job's deadline, or allow faster "
+                                                                      "configurations (models, GPU types)"])
     return w
 
 
@@ -88,46 +106,60 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
     w = _pairs(work, compiled)
     jobs = list(dict.fromkeys(w["job"]))
     pairs = list(zip(w["job"], w["config"]))
+
+    def by_pair(col, cast=float):
+        return dict(zip(pairs, w[col].map(cast)))
+
     m.B = pyo.Set(initialize=jobs, doc="B: offline jobs b")
-    m.BC = pyo.Set(dimen=2, initialize=pairs, within=m.B * m.C, doc="BC ⊆ B×C: configurations each job is priced on")
-    m.batch_work_h = pyo.Param(m.BC, initialize=dict(zip(pairs, w["work_h"].astype(float))), within=pyo.PositiveReals,
+    m.BC = pyo.Set(dimen=2, initialize=pairs, doc="BC: (job, configuration) pairs each job is priced on")
+    m.BC_b = pyo.Set(m.B, initialize={b: [c for bb, c in pairs if bb == b] for b in jobs},
+                     doc="the configurations job b can run on")
+    m.batch_work_h = pyo.Param(m.BC, initialize=by_pair("work_h"), within=pyo.PositiveReals,
                                doc="W_bc: replica-hours job b needs on one replica of c (simulated), h")
+    m.batch_fixed_h = pyo.Param(m.BC, initialize=by_pair("fixed_h"), within=pyo.NonNegativeReals,
+                                doc="F_bc: one replica's drain, paid once per replica, h")
     m.deadline_h = pyo.Param(m.B, initialize=dict(zip(w["job"], w["deadline_h"].astype(float))), within=pyo.PositiveReals,
                              doc="D_b: deadline of job b, h")
-    m.batch_ymax = pyo.Param(m.BC, initialize=dict(zip(pairs, w["batch_ymax"].astype(int))), within=pyo.PositiveIntegers,
-                             doc="ceil(W_bc/D_b): most replicas job b can use on c, replicas")
+    m.batch_cost_per_hour = pyo.Param(m.BC, initialize=by_pair("cost_per_hour"), within=pyo.NonNegativeReals,
+                                      doc="cost_c: one replica of c, $/h")
+    m.batch_gpus = pyo.Param(m.BC, initialize=by_pair("gpus", int), within=pyo.PositiveIntegers, doc="gpus_c: GPUs per replica")
+    m.batch_ymax = pyo.Param(m.BC, initialize=by_pair("batch_ymax", int), within=pyo.PositiveIntegers,
+                             doc="ceil((W_bc − F_bc)/(D_b − F_bc)): most replicas job b can use on c, replicas")
     m.z = pyo.Var(m.BC, within=pyo.UnitInterval, doc="z_bc: share of job b run on c")
     m.v = pyo.Var(m.BC, within=pyo.NonNegativeIntegers, bounds=lambda m, b, c: (0, m.batch_ymax[b, c]),
-                  doc="v_bc: replicas of c dedicated to job b while the jobs run")
-    m.BC_b = pyo.Set(m.B, initialize={b: [c for bb, c in pairs if bb == b] for b in jobs}, within=m.C)
+                  doc="v_bc: replicas of c dedicated to job b while it runs")
     m.batch_assigned = pyo.Constraint(m.B, rule=lambda m, b: sum(m.z[b, c] for c in m.BC_b[b]) == 1,
                                       doc="Σ_c z_bc = 1: every job runs somewhere")
-    m.batch_deadline = pyo.Constraint(m.BC, rule=lambda m, b, c: m.batch_work_h[b, c] * m.z[b, c] <= m.deadline_h[b] * m.v[b, c],
-                                      doc="W_bc·z_bc ≤ D_b·v_bc: its share finishes by the deadline, replica-hours")
-    m.batch_model_selected = pyo.Constraint(m.BC, rule=lambda m, b, c: m.v[b, c] <= m.batch_ymax[b, c] * m.s[m.model_of[c]],
+    m.batch_deadline = pyo.Constraint(
+        m.BC, rule=lambda m, b, c: (m.batch_work_h[b, c] - m.batch_fixed_h[b, c]) * m.z[b, c]
+        <= (m.deadline_h[b] - m.batch_fixed_h[b, c]) * m.v[b, c],
+        doc="(W_bc − F_bc)·z_bc ≤ (D_b − F_bc)·v_bc: each replica's share and its drain fit the deadline, h")
+    m.batch_model = pyo.Param(m.BC, initialize=dict(zip(pairs, w["model"])), within=m.J, doc="j(c): the model of c")
+    m.batch_gpu_type = pyo.Param(m.BC, initialize=dict(zip(pairs, w["gpu"])), within=m.K, doc="k(c): the GPU type of c")
+    m.batch_model_selected = pyo.Constraint(m.BC, rule=lambda m, b, c: m.v[b, c] <= m.batch_ymax[b, c] * m.s[m.batch_model[b, c]],
                                             doc="v_bc ≤ ymax_bc·s_j(c): a job's replicas select their model")
-    batch_gpus = {k: [(b, c) for b, c in pairs if c in set(m.C_k[k])] for k in m.K}
-    batch_peak = sum(m.cost_per_hour[c] * m.v[b, c] for b, c in pairs)
-    batch_cost = sum(m.cost_per_hour[c] * m.batch_work_h[b, c] / m.deadline_h[b] * m.z[b, c] for b, c in pairs)
+    batch_gpus = {k: [bc for bc in pairs if m.batch_gpu_type[bc] == k] for k in m.K}
+    batch_peak = sum(m.batch_cost_per_hour[b, c] * m.v[b, c] for b, c in pairs)
+    batch_cost = sum(m.batch_cost_per_hour[b, c] * m.batch_work_h[b, c] / m.deadline_h[b] * m.z[b, c] for b, c in pairs)
 
     limited = [k for k in m.K if math.isfinite(pyo.value(m.available[k])) and batch_gpus[k]]
-
-    def availability(m, k):
-        extra = sum(m.gpus[c] * m.v[b, c] for b, c in batch_gpus[k])
+    for k in limited:
         if k in m.availability:
             m.availability[k].deactivate()
-            return m.availability[k].body + extra <= m.available[k]
-        return extra <= m.available[k]
+
+    def availability(m, k):
+        extra = sum(m.batch_gpus[b, c] * m.v[b, c] for b, c in batch_gpus[k])
+        online = m.availability[k].body if k in m.availability else 0
+        return online + extra <= m.available[k]
 
     m.availability_with_batch = pyo.Constraint(limited, rule=availability,
                                                doc="online GPUs + Σ gpus_c·v_bc ≤ A_k: GPUs rentable, GPUs")
     if math.isfinite(pyo.value(m.budget_per_hour)):
-        def budget(m):
-            if m.budget.active and m.budget.body is not None:
-                m.budget.deactivate()
-                return m.budget.body + batch_peak <= m.budget_per_hour
-            return batch_peak <= m.budget_per_hour
-        m.budget_with_batch = pyo.Constraint(rule=budget, doc="online $/h + Σ cost_c·v_bc ≤ B: hourly budget at the jobs' peak, $/h")
+        online_budget = m.budget.body if m.budget.active and len(m.budget) else 0
+        if len(m.budget):
+            m.budget.deactivate()
+        m.budget_with_batch = pyo.Constraint(expr=online_budget + batch_peak <= m.budget_per_hour,
+                                             doc="online $/h + Σ cost_c·v_bc ≤ B: hourly budget at the jobs' peak, $/h")
     m.cost.deactivate()
     m.cost_with_batch = pyo.Objective(expr=m.cost.expr + batch_cost, sense=pyo.minimize,
                                       doc="the online cost + Σ cost_c·W_bc·z_bc/D_b, $/h over the jobs' window")
@@ -136,15 +168,14 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
 def allocation_frame(m: pyo.ConcreteModel) -> pd.DataFrame:
     """The jobs' shares and replicas from a solved (or warm-started) model, ALLOCATION_COLUMNS."""
     rows = []
-    gpu_of = {c: k for k in m.K for c in m.C_k[k]}
     for b, c in m.BC:
         z = 0.0 if m.z[b, c].value is None else float(m.z[b, c].value)
         v = 0 if m.v[b, c].value is None else int(round(m.v[b, c].value))
         if z > TOL:  # the fewest replicas its share needs (v has no cost of its own: the solver may leave more)
-            need = int(math.ceil(z * float(m.batch_work_h[b, c]) / float(m.deadline_h[b]) - 1e-9))
-            rows.append({"job": b, "config": c, "gpu": gpu_of[c], "share": z, "replicas": min(v, max(need, 1)),
-                         "cost_per_hour": float(pyo.value(m.cost_per_hour[c])), "work_h": float(m.batch_work_h[b, c]),
-                         "deadline_h": float(m.deadline_h[b])})
+            W, F, D = float(m.batch_work_h[b, c]), float(m.batch_fixed_h[b, c]), float(m.deadline_h[b])
+            need = int(math.ceil(z * (W - F) / (D - F) - 1e-9))
+            rows.append({"job": b, "config": c, "gpu": m.batch_gpu_type[b, c], "share": z, "replicas": min(v, max(need, 1)),
+                         "cost_per_hour": float(m.batch_cost_per_hour[b, c]), "work_h": W, "deadline_h": D})
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
 
@@ -155,28 +186,23 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
     from ..problem.plan import arrays_from_plan
     c = inst.compiled
     w = _pairs(work, c)
-    cf = c.configs.set_index("config")
+    cf = c.configs.set_index("config").loc[list(inst.configs)]
     a = arrays_from_plan(inst, online)
-    used = pd.Series(np.asarray(a.y) * cf.loc[list(inst.configs), "gpus"].to_numpy(), index=cf.loc[list(inst.configs), "gpu"].to_numpy())
-    used = used.groupby(level=0).sum()
+    used = pd.Series(np.asarray(a.y) * cf["gpus"].to_numpy(), index=cf["gpu"].to_numpy()).groupby(level=0).sum()
     avail = c.gpus.set_index("gpu")["available"].astype(float)
     free = {k: (avail[k] - used.get(k, 0.0)) if math.isfinite(avail[k]) else math.inf for k in avail.index}
     budget = inst.budget - float(inst.cost @ a.y + inst.fixed_cost_of(a.y, a.x)) if math.isfinite(inst.budget) else math.inf
     models_used = set(np.asarray(inst.model_ids)[inst.models_selected(a.y) > 0])
     fixed = c.models.set_index("model")["fixed_cost_per_hour"]
-    max_models = inst.compiled.options.max_models
+    max_models = c.options.max_models
     rows = []
-    order = w.groupby("job")["work_h"].min().sort_values(ascending=False).index
-    for job in order:
+    for job in w.groupby("job")["work_h"].min().sort_values(ascending=False).index:
         cand = w.loc[w["job"] == job].copy()
-        cand["gpu"] = cf.loc[cand["config"], "gpu"].to_numpy()
-        cand["gpus"] = cf.loc[cand["config"], "gpus"].to_numpy() * cand["batch_ymax"]
-        cand["model"] = cf.loc[cand["config"], "model"].to_numpy()
-        price = cf.loc[cand["config"], "cost_per_hour"].to_numpy()
-        cand["cost"] = price * cand["work_h"].to_numpy() / cand["deadline_h"].to_numpy()  # $/h over the window
-        cand["peak"] = price * cand["batch_ymax"]
+        cand["all_gpus"] = cand["gpus"] * cand["batch_ymax"]
+        cand["cost"] = cand["cost_per_hour"] * cand["work_h"] / cand["deadline_h"]  # $/h over the window
+        cand["peak"] = cand["cost_per_hour"] * cand["batch_ymax"]
         cand["extra_fixed"] = [0.0 if mm in models_used else float(fixed.get(mm, 0.0)) for mm in cand["model"]]
-        ok = (cand["gpus"] <= cand["gpu"].map(free)) & (cand["peak"] + cand["extra_fixed"] <= budget + TOL)
+        ok = (cand["all_gpus"] <= cand["gpu"].map(free)) & (cand["peak"] + cand["extra_fixed"] <= budget + TOL)
         if max_models is not None:
             ok &= [mm in models_used or len(models_used) < max_models for mm in cand["model"]]
         cand = cand.loc[ok]
@@ -185,11 +211,11 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
                                   ["solve jointly with the MILP (method milp), raise availability or the budget, "
                                    "or relax the job's deadline"])
         best = cand.sort_values(["cost", "config"]).iloc[0]
-        free[best["gpu"]] -= best["gpus"]
+        free[best["gpu"]] -= best["all_gpus"]
         budget -= best["peak"] + best["extra_fixed"]
         models_used.add(best["model"])
         rows.append({"job": job, "config": best["config"], "gpu": best["gpu"], "share": 1.0,
-                     "replicas": int(best["batch_ymax"]), "cost_per_hour": float(cf.loc[best["config"], "cost_per_hour"]),
+                     "replicas": int(best["batch_ymax"]), "cost_per_hour": float(best["cost_per_hour"]),
                      "work_h": float(best["work_h"]), "deadline_h": float(best["deadline_h"])})
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
@@ -201,7 +227,7 @@ def _set_batch_values(m: pyo.ConcreteModel, alloc: pd.DataFrame) -> None:
         m.z[b, c].set_value(float(r.share) if r else 0.0, skip_validation=True)
         m.v[b, c].set_value(int(r.replicas) if r else 0, skip_validation=True)
         if r is not None and r.replicas > 0:
-            m.s[m.model_of[c]].set_value(1, skip_validation=True)
+            m.s[m.batch_model[b, c]].set_value(1, skip_validation=True)
 
 
 def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp", time_limit_s: float | None = 60.0,
@@ -220,7 +246,7 @@ def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp",
     if method == "greedy":
         online = solve(inst, "agh", SolveOptions())
         alloc = greedy_batch(inst, online, work)
-        jp = JointPlan(online=online, batch=alloc, objective=joint_objective(inst, online, alloc),
+        jp = JointPlan(online=online, batch=alloc, objective=joint_objective(inst, online, alloc, work),
                        status=Status.FEASIBLE, method="agh+greedy", runtime_s=time.perf_counter() - t0)
     elif method == "milp":
         from ..solvers.milp.data import create_pyomo_instance, set_values
@@ -234,7 +260,7 @@ def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp",
                 alloc0 = greedy_batch(inst, online0, work)
                 set_values(m, online0)
                 _set_batch_values(m, alloc0)
-                start = joint_objective(inst, online0, alloc0)
+                start = joint_objective(inst, online0, alloc0, work)
                 if check_joint(inst, JointPlan(online0, alloc0, start, Status.FEASIBLE), work):
                     start = None
             except InfeasibleError:
@@ -250,7 +276,7 @@ def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp",
                                   ["raise the time limit"])
         online = to_plan(m, res)
         alloc = allocation_frame(m)
-        jp = JointPlan(online=online, batch=alloc, objective=joint_objective(inst, online, alloc),
+        jp = JointPlan(online=online, batch=alloc, objective=joint_objective(inst, online, alloc, work),
                        status=res.status, bound=res.bound, method="milp", runtime_s=time.perf_counter() - t0,
                        extra={"warm_start": res.warm_start})
     else:
@@ -268,14 +294,14 @@ def _alloc_cost(alloc: pd.DataFrame) -> float:
     return float((alloc["share"] * alloc["work_h"] * alloc["cost_per_hour"] / alloc["deadline_h"]).sum())
 
 
-def joint_objective(inst: Instance, online: Plan, alloc: pd.DataFrame) -> float:
+def joint_objective(inst: Instance, online: Plan, alloc: pd.DataFrame, work: pd.DataFrame) -> float:
     """$/h of online plan + jobs: the online objective with the fixed cost of every model either uses
     (a model only a job uses pays its fixed cost too), plus the jobs' replicas."""
     from ..problem.plan import arrays_from_plan
     a = arrays_from_plan(inst, online)
-    cf = inst.compiled.configs.set_index("config")
+    model_of = dict(zip(work["config"], work["model"]))
     models = set(np.asarray(inst.model_ids)[inst.models_selected(a.y) > 0])
-    models |= set(cf.loc[alloc.loc[alloc["replicas"] > 0, "config"], "model"]) if len(alloc) else set()
+    models |= {model_of[c] for c in alloc.loc[alloc["replicas"] > 0, "config"]}
     fixed = inst.compiled.models.set_index("model")["fixed_cost_per_hour"]
     return (float(online.objective) - float(inst.fixed_cost_of(a.y, a.x)) + float(sum(fixed.get(m, 0.0) for m in models))
             + _alloc_cost(alloc))

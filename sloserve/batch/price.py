@@ -16,9 +16,10 @@ KV cache), the cost is found in two stages, both reading the compiled ``config_p
 
 Prices: ``job_cost_usd`` = work_h · cost_per_hour (replicas paid only while they run);
 ``window_cost_usd`` = replicas · cost_per_hour · deadline_h (replicas rented for the whole window;
-the joint MILP charges ``job_cost_usd``, spread over the window as $/h); ``replicas`` = ceil(work_h / deadline_h), the fewest replicas that finish by the deadline when the
-job is split into equal shares (BlendServe's tree splits at its top: each share keeps its subtrees'
-sharing).
+the joint MILP charges ``job_cost_usd``, spread over the window as $/h); ``fixed_h`` = the run's drain (from the last admission to the end), which every replica of a split
+job pays once; ``replicas`` = ceil((work_h − fixed_h)/(deadline_h − fixed_h)), the fewest replicas that
+finish by the deadline when the job is split into equal shares (BlendServe's tree splits at its top:
+each share keeps its subtrees' sharing), missing (NaN) where the drain alone exceeds the deadline.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from ..model.compile import route_errors
 from ..problem.steptime import StepTime
 from ..problem.tables import Compiled
 from ..sim.offline.density import DensityModel
-from ..sim.offline.engine import kv_capacity_tokens, run_offline
+from ..sim.offline.engine import EngineOptions, run_offline
 from ..sim.offline.requests import OfflineRequests
 from ..sim.offline.tree import build_tree
 from ..sim.offline.workloads import mixture
@@ -43,7 +44,21 @@ SECONDS_PER_HOUR = 3600.0
 DEFAULT_SHORTLIST = 2
 PRICE_COLUMNS = ("job", "config", "model", "gpu", "precision", "tp", "pp", "gpus", "order", "step_mode",
                  "cost_per_hour", "throughput_tok_s", "sharing_ratio", "ideal_ratio", "work_h", "deadline_h",
-                 "replicas", "job_cost_usd", "window_cost_usd", "screen_cost_usd", "requests", "simulated_requests")
+                 "fixed_h", "replicas", "job_cost_usd", "window_cost_usd", "screen_cost_usd", "requests", "simulated_requests")
+
+
+def job_tables(scenario) -> Compiled:
+    """The tables a scenario's jobs are priced on: every feasible configuration of its catalog
+    selection, options and GPU overrides (prices, availability) — not only those that meet an online
+    type's SLOs (a job has no latency SLO). Compiled by the same ``compile_scenario``, with one
+    placeholder query type without SLOs or error limit."""
+    from dataclasses import replace
+
+    from ..model.compile import compile_scenario
+    from ..model.scenario import QueryType
+    q = QueryType(name="batch", family="conversation", rate_rps=1.0, input_tokens=1024, output_tokens=256,
+                  max_error=1.0, error_mode="mean")
+    return compile_scenario(replace(scenario, name=f"{scenario.name}-batch", query_types=(q,), batch_jobs=()))
 
 
 def job_requests(job: BatchJob, trace_dir=None) -> OfflineRequests:
@@ -91,18 +106,28 @@ def eligible_configs(job: BatchJob, compiled: Compiled, requests: OfflineRequest
 
 
 def screen(job: BatchJob, compiled: Compiled, sample: OfflineRequests, scale: float,
-           configs: pd.DataFrame, tree=None) -> pd.DataFrame:
-    """``configs`` with ``screen_work_h`` (the ideal makespan of the whole job, replica-hours) and
-    ``screen_cost_usd``."""
+           configs: pd.DataFrame, tree=None, options: EngineOptions = EngineOptions()) -> pd.DataFrame:
+    """``configs`` with ``screen_work_h`` (replica-hours for the whole job) and ``screen_cost_usd``:
+    the ideal makespan max(T_comp(s), T_mem) plus the fixed time of the passes the job needs at least
+    (``StepTime.overhead_s`` + ``comm_s`` of a pass, times the most of: prefill chunks, decode tokens
+    over the batch the KV cache holds, the longest output) — without the passes an 8-GPU replica
+    looked as cheap per token as its roofline."""
     tree = build_tree(sample) if tree is None else tree
     p, d = sample.prompt_tokens, sample.output_tokens
     st_all = StepTime.from_table(compiled.config_perf, compiled.configs)
     ids = compiled.config_perf["config"].to_numpy()
     pos = {c: k for k, c in enumerate(ids)}
+    s_opt = tree.optimal_sharing
+    prefill_passes = (1.0 - s_opt) * float(p.sum()) * scale / options.max_num_batched_tokens
+    mean_ctx = float((p + d / 2.0).mean())
     hours = np.empty(len(configs))
     for n, (c, M) in enumerate(zip(configs["config"], configs["kv_tokens"])):
         st = st_all.row(pos[c])
-        hours[n] = DensityModel(st, int(M)).ideal_makespan_s(tree, p, d)["ideal_makespan_s"] * scale / SECONDS_PER_HOUR
+        ideal = DensityModel(st, int(M)).ideal_makespan_s(tree, p, d)["ideal_makespan_s"] * scale
+        batch = max(1.0, min(float(options.max_num_seqs), float(M) / max(mean_ctx, 1.0)))
+        passes = max(prefill_passes, float(d.sum()) * scale / batch, float(d.max()))
+        per_pass = float(st.overhead_s(0.0, 1.0) + st.comm_s(0.0, 1.0))
+        hours[n] = (ideal + passes * per_pass) / SECONDS_PER_HOUR
     out = configs.copy()
     out["screen_work_h"] = hours
     out["screen_cost_usd"] = hours * out["cost_per_hour"].to_numpy(dtype=float)
@@ -138,18 +163,39 @@ def price_job(job: BatchJob, compiled: Compiled, *, orders: tuple[str, ...] | No
             for mode in modes:
                 res = trace.result(mode)
                 work_h = job_work_h(trace, res, scale)
+                fixed_h = drain_h(trace, res)
+                replicas = replicas_by_deadline(work_h, fixed_h, job.deadline_h)
                 rows.append({
                     "job": job.name, "config": c["config"], "model": c["model"], "gpu": c["gpu"],
                     "precision": c["precision"], "tp": int(c["tp"]), "pp": int(c["pp"]), "gpus": int(c["gpus"]),
                     "order": order, "step_mode": mode, "cost_per_hour": float(c["cost_per_hour"]),
                     "throughput_tok_s": req.total_tokens() / (work_h * SECONDS_PER_HOUR), "sharing_ratio": res.sharing_ratio,
                     "ideal_ratio": res.ideal_ratio, "work_h": work_h, "deadline_h": job.deadline_h,
-                    "replicas": int(math.ceil(work_h / job.deadline_h - 1e-9)),
+                    "fixed_h": fixed_h, "replicas": replicas,
                     "job_cost_usd": work_h * float(c["cost_per_hour"]),
-                    "window_cost_usd": math.ceil(work_h / job.deadline_h - 1e-9) * float(c["cost_per_hour"]) * job.deadline_h,
+                    "window_cost_usd": (replicas * float(c["cost_per_hour"]) * job.deadline_h
+                                        if replicas is not None else math.nan),
                     "screen_cost_usd": float(c["screen_cost_usd"]), "requests": len(req),
                     "simulated_requests": len(sample)})
-    return pd.DataFrame(rows, columns=list(PRICE_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(PRICE_COLUMNS))
+    out["replicas"] = out["replicas"].astype("Int64")  # missing where one drain exceeds the deadline
+    return out
+
+
+def drain_h(trace, res) -> float:
+    """The part of a replica's run that does not shrink when the job is split: from the last admission
+    to the end (the running batch draining, the longest outputs finishing) [h]."""
+    end_s = np.cumsum(trace.step_times(res.step_mode, res.interference)["step_s"])
+    last = int(np.max(trace.per_request["admitted_step"]))
+    return (res.makespan_s - (float(end_s[last]) if len(end_s) else 0.0)) / SECONDS_PER_HOUR
+
+
+def replicas_by_deadline(work_h: float, fixed_h: float, deadline_h: float) -> int | None:
+    """The fewest replicas that finish by the deadline: each runs its share of the scalable work and
+    drains once, ceil((W − F)/(D − F)); None when one drain alone exceeds the deadline."""
+    if fixed_h >= deadline_h:
+        return None
+    return max(1, int(math.ceil((work_h - fixed_h) / (deadline_h - fixed_h) - 1e-9)))
 
 
 def job_work_h(trace, res, scale: float) -> float:
@@ -169,6 +215,7 @@ def cost_by_gpu(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def work_table(compiled: Compiled, jobs, *, shortlist: int = DEFAULT_SHORTLIST, trace_dir=None) -> pd.DataFrame:
-    """The table the joint MILP reads: every job priced in its own order and step mode (``price_job``)."""
+    """The table the joint MILP reads: every job priced in its own order and step mode (``price_job``)
+    on ``compiled`` — :func:`job_tables` of the scenario, or any tables of its catalog."""
     frames = [price_job(j, compiled, shortlist=shortlist, trace_dir=trace_dir) for j in jobs]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(PRICE_COLUMNS))

@@ -18,7 +18,7 @@ def cmd_batch(args) -> int:
     from pathlib import Path
 
     from ..model.batch_job import load_jobs
-    from ..batch.price import cost_by_gpu, price_job
+    from ..batch.price import cost_by_gpu, job_tables, price_job
     from ..model.compile import compile_scenario
     from ..model.scenario import default_scenario, load_scenario
     from ..paths import input_file, output_file
@@ -37,14 +37,14 @@ def cmd_batch(args) -> int:
         sc = load_scenario(args.job) if isinstance(d, dict) and "query_types" in d else default_scenario()
         where = args.job if sc.source == args.job else "the embedded default scenario"
     print(f"batch jobs: {', '.join(j.name for j in jobs)} (from {args.job}); configurations and online traffic: {where}")
-    compiled = compile_scenario(sc)
+    tables = job_tables(sc)  # every feasible configuration of the scenario's catalog: a job has no latency SLO
     orders = tuple(args.orders) if args.orders else tuple(_orders().names())
     modes = tuple(args.step_modes) if args.step_modes else None
     frames = []
     for job in jobs:
         print(f"\npricing {job.name!r}: {job.num_requests:,} requests, deadline {job.deadline_h:g} h, orders "
               f"{', '.join(orders)} ...", file=sys.stderr, flush=True)
-        p = price_job(job, compiled, orders=orders, step_modes=modes, shortlist=args.shortlist)
+        p = price_job(job, tables, orders=orders, step_modes=modes, shortlist=args.shortlist)
         frames.append(p)
         best = cost_by_gpu(p)
         for mode, part in best.groupby("step_mode", sort=False):
@@ -55,9 +55,9 @@ def cmd_batch(args) -> int:
         own = best.loc[(best["order"] == job.order) & (best["step_mode"] == job.step_mode)]
         print_frame(f"{job.name}: in its order ({job.order}, {job.step_mode}): configuration and replicas by the "
                     f"{job.deadline_h:g} h deadline", own[["gpu", "config", "throughput_tok_s", "sharing_ratio", "work_h",
-                                                         "replicas", "job_cost_usd", "window_cost_usd"]])
-        print("(job_cost_usd: replicas paid while they work, what --plan charges; window_cost_usd: rented "
-              "for the whole deadline window)")
+                                                         "fixed_h", "replicas", "job_cost_usd", "window_cost_usd"]])
+        print("(work_h: replica-hours; fixed_h: one replica's drain, paid by each replica; job_cost_usd: replicas "
+              "paid while they work, what --plan charges; window_cost_usd: rented for the whole deadline window)")
     import pandas as pd
     prices = pd.concat(frames, ignore_index=True)
     if args.json:
@@ -65,7 +65,7 @@ def cmd_batch(args) -> int:
         print(f"\nprices (one row per job, configuration, order, step model) in {args.json}")
     if not args.plan:
         return EXIT_OK
-    return _joint(args, compiled, prices, jobs)
+    return _joint(args, compile_scenario(sc), prices, jobs)
 
 
 def _joint(args, compiled, prices, jobs) -> int:

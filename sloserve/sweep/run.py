@@ -58,7 +58,10 @@ def study(name: str, help: str = "", expand=None, inputs=None):
 # ---- the pure function and its safe form -----------------------------------------------------------
 
 def run_case(case: Case) -> list[dict]:
-    """The rows of one case (plain dicts of scalars), without the case columns."""
+    """The rows of one case (plain dicts of scalars), without the case columns. Solvers run on one
+    thread (:func:`sloserve.solvers.highs.set_threads`): one case per core, on every executor alike."""
+    from ..solvers.highs import set_threads
+    set_threads(1)
     rows = STUDIES.get(case.study, "study").run(case)
     return [rows] if isinstance(rows, dict) else list(rows)
 

@@ -18,7 +18,7 @@ from sloserve.problem.instance import build_instance
 from sloserve.solvers import SolveOptions, solve
 
 GOOD = Path(__file__).resolve().parents[1] / "bad_inputs" / "cases" / "scenario" / "good.yaml"
-JOB = BatchJob(name="eval", deadline_h=0.05, mixture={"code": 300, "mmlu": 300, "video": 3}, seed=0)
+JOB = BatchJob(name="eval", deadline_h=0.1, mixture={"code": 300, "mmlu": 300, "video": 3}, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,15 @@ def test_prices_are_simulated_per_gpu_type_and_order(small):
     _, c = small
     p = price_job(JOB, c, orders=("dfs", "fcfs"), step_modes=("sum", "overlap"))
     assert set(p["gpu"]) == set(c.configs["gpu"]) and set(p["order"]) == {"dfs", "fcfs"}
-    assert (p["work_h"] > 0).all() and (p["replicas"] == np.ceil(p["work_h"] / JOB.deadline_h - 1e-9)).all()
+    D = JOB.deadline_h
+    assert (p["work_h"] > p["fixed_h"]).all() and (p["fixed_h"] > 0).all()
+    ok = p["replicas"].notna()
+    assert ok.any() and (p.loc[~ok, "fixed_h"] >= D).all(), "replicas missing only where one drain exceeds D"
+    q = p.loc[ok]
+    assert (q["replicas"].astype(int) == np.ceil((q["work_h"] - q["fixed_h"]) / (D - q["fixed_h"]) - 1e-9)).all()
     assert np.allclose(p["job_cost_usd"], p["work_h"] * p["cost_per_hour"])
-    assert np.allclose(p["window_cost_usd"], p["replicas"] * p["cost_per_hour"] * JOB.deadline_h)
-    assert (p["window_cost_usd"] >= p["job_cost_usd"] - 1e-9).all()
+    assert np.allclose(q["window_cost_usd"], q["replicas"].astype(int) * q["cost_per_hour"] * D)
+    assert (q["window_cost_usd"] >= q["job_cost_usd"] - 1e-9).all()
     # one schedule per (configuration, order), timed by both step models: same sharing, other times
     both = p.pivot_table(index=["config", "order"], columns="step_mode", values=["work_h", "sharing_ratio"])
     assert np.allclose(both["sharing_ratio"]["sum"], both["sharing_ratio"]["overlap"])
@@ -99,7 +104,7 @@ def test_limited_gpus_move_the_job_and_the_checker_sees_a_short_plan(small, work
     assert jp2.objective >= jp.objective - 1e-6
     # one replica fewer than the deadline needs: batch_deadline is violated, and named
     short = dataclasses.replace(jp, batch=jp.batch.assign(replicas=jp.batch["replicas"] - 1))
-    short.objective = joint_objective(inst0, short.online, short.batch)
+    short.objective = joint_objective(inst0, short.online, short.batch, work)
     bad = check_joint(inst0, short, work)
     assert [v.constraint for v in bad] == ["batch_deadline"]
 
@@ -111,14 +116,17 @@ def test_greedy_refuses_when_the_online_plan_leaves_no_gpus(small, work):
     c2 = compile_scenario(sc2)
     inst = build_instance(c2)
     online = solve(inst, "agh", SolveOptions())
-    big = work_table(c2, [dataclasses.replace(JOB, deadline_h=0.001)])
+    with pytest.raises(InfeasibleError, match="one replica's drain alone takes longer than the deadline"):
+        greedy_batch(inst, online, work_table(c2, [dataclasses.replace(JOB, deadline_h=0.001)]))
+    w = work_table(c2, [JOB])
+    tight = w.assign(deadline_h=float(w["fixed_h"].max()) * 1.02)  # dozens of replicas each: more than 2 GPUs
     with pytest.raises(InfeasibleError, match="no configuration has the GPUs"):
-        greedy_batch(inst, online, big)
+        greedy_batch(inst, online, tight)
 
 
 def test_cli_prints_cost_per_gpu_type_and_order_and_plans_jointly(tmp_path, capsys):
     job = tmp_path / "job.yaml"
-    job.write_text("name: eval\ndeadline_h: 0.05\nworkload:\n  mixture: {code: 300, mmlu: 300, video: 3}\n")
+    job.write_text("name: eval\ndeadline_h: 0.1\nworkload:\n  mixture: {code: 300, mmlu: 300, video: 3}\n")
     code = main(["batch", str(job), "--scenario", str(GOOD), "--orders", "dfs,blendserve", "--plan",
                  "--json", str(tmp_path / "p.json"), "--out", str(tmp_path / "plan.json")])
     out = capsys.readouterr().out
