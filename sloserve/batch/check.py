@@ -14,6 +14,7 @@ import pandas as pd
 from ..checker import TOL, Violation, check_arrays
 from ..problem.instance import Instance
 from ..problem.plan import arrays_from_plan
+from .price import usable_h
 
 
 def _over(lhs: float, rhs: float) -> bool:
@@ -46,14 +47,14 @@ def check_joint(inst: Instance, plan, work: pd.DataFrame) -> list[Violation]:
             V.append(Violation("domain", f"{r.job},{r.config}", r.replicas, 0,
                                "replicas must be whole and >= 0, share in [0, 1]"))
         need = (w.work_h - w.fixed_h) * r.share
-        have = (w.deadline_h - w.fixed_h) * r.replicas
-        if w.fixed_h >= w.deadline_h or _over(need, have):
+        have = (usable_h(w.deadline_h) - w.fixed_h) * r.replicas
+        if w.fixed_h >= usable_h(w.deadline_h) or _over(need, have):
             V.append(Violation("batch_deadline", f"{r.job},{r.config}", need, have,
                                f"{need:.4g} replica-hours of work beyond the drain, {r.replicas} replicas × "
-                               f"({w.deadline_h:g} − {w.fixed_h:.3g}) h"))
+                               f"({usable_h(w.deadline_h):g} − {w.fixed_h:.3g}) h"))
         gpus_batch[w.gpu] = gpus_batch.get(w.gpu, 0.0) + r.replicas * w.gpus
         peak += r.replicas * w.cost_per_hour
-        cost += r.share * w.work_h * w.cost_per_hour / w.deadline_h
+        cost += w.cost_per_hour * ((w.work_h - w.fixed_h) * r.share + w.fixed_h * r.replicas) / w.deadline_h
         if r.replicas > 0:
             models.add(w.model)
     gpus_online = pd.Series(a.y * cf["gpus"].to_numpy(), index=cf["gpu"].to_numpy()).groupby(level=0).sum()

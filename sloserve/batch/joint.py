@@ -13,13 +13,14 @@ Pyomo's names (``docs/offline_batching.md`` §7)::
     z[b,c] ∈ [0, 1]        share of job b run on c
     v[b,c] ∈ ℤ≥0           replicas of c dedicated to job b while it runs
     batch_assigned[b]      Σ_c z[b,c] = 1
-    batch_deadline[b,c]    (W_bc − F_bc)·z[b,c] ≤ (D_b − F_bc)·v[b,c]
+    batch_deadline[b,c]    (W_bc − F_bc)·z[b,c] ≤ ((1 − μ)·D_b − F_bc)·v[b,c], μ = DEADLINE_MARGIN (5 %)
     batch_model_selected   v[b,c] ≤ batch_ymax[b,c]·s[j(c)]   (fixed costs and max_models count jobs too)
     availability_with_batch[k], budget_with_batch:
                            the online constraint's own expression + the jobs' GPUs (their $/h while
                            they run), replacing it (the online one is deactivated, not copied)
-    cost_with_batch        the online objective + Σ cost_c·W_bc·z_bc / D_b: each job's replica-hours
-                           paid while they work (released when done), spread over its window, $/h
+    cost_with_batch        the online objective + Σ cost_c·((W_bc − F_bc)·z_bc + F_bc·v_bc)/D_b: the
+                           replica-hours a job's replicas work (its share, plus one drain each;
+                           released when done), spread over its window, $/h
 
 Offline work runs on its own replicas; the plan holds for the window of the jobs (their deadline);
 ``v`` is the peak the GPUs and the budget must allow, the objective pays only the hours worked (a
@@ -40,9 +41,10 @@ from ..problem.instance import Instance, build_instance
 from ..problem.plan import Plan
 from ..problem.tables import Compiled
 from ..vocab import Status
+from .price import DEADLINE_MARGIN, usable_h
 
 TOL = 1e-6
-ALLOCATION_COLUMNS = ("job", "config", "gpu", "share", "replicas", "cost_per_hour", "work_h", "deadline_h")
+ALLOCATION_COLUMNS = ("job", "config", "gpu", "share", "replicas", "cost_per_hour", "work_h", "fixed_h", "deadline_h")
 
 
 @dataclass
@@ -60,14 +62,16 @@ class JointPlan:
 
     @property
     def batch_cost_per_hour(self) -> float:
-        """The jobs' replica-hours paid, spread over their windows (Σ share·W·cost/D), $/h."""
+        """The jobs' replica-hours paid, spread over their windows, $/h."""
         return _alloc_cost(self.batch)
 
     @property
     def batch_cost_usd(self) -> float:
-        """What the jobs' work costs in all (Σ share·W·cost), $."""
+        """What the jobs' replicas work, in all (Σ cost·((W − F)·share + F·replicas)), $."""
         b = self.batch
-        return float((b["share"] * b["work_h"] * b["cost_per_hour"]).sum()) if len(b) else 0.0
+        if not len(b):
+            return 0.0
+        return float((b["cost_per_hour"] * ((b["work_h"] - b["fixed_h"]) * b["share"] + b["fixed_h"] * b["replicas"])).sum())
 
     @property
     def gap(self) -> float | None:
@@ -86,13 +90,14 @@ def _pairs(work: pd.DataFrame, compiled: Compiled) -> pd.DataFrame:
     missing = [c for c in WORK_COLUMNS if c not in work]
     if missing:
         raise ValueError(f"the work table lacks columns {missing} (sloserve.batch.price.work_table makes it)")
-    w = (work.loc[work["fixed_h"] < work["deadline_h"]].sort_values("work_h")
+    w = (work.loc[work["fixed_h"] < usable_h(work["deadline_h"])].sort_values("work_h")
          .drop_duplicates(["job", "config"]).reset_index(drop=True)[list(WORK_COLUMNS)])
     for col, known in (("model", compiled.models["model"]), ("gpu", compiled.gpus["gpu"])):
         bad = ~w[col].isin(set(known))
         if bad.any():
             raise ValueError(f"batch work names {col}s the problem does not have: {sorted(set(w.loc[bad, col]))[:5]}")
-    w["batch_ymax"] = np.ceil((w["work_h"] - w["fixed_h"]) / (w["deadline_h"] - w["fixed_h"]) - 1e-9).astype(int).clip(lower=1)
+    w["batch_ymax"] = (np.ceil((w["work_h"] - w["fixed_h"]) / (usable_h(w["deadline_h"]) - w["fixed_h"]) - 1e-9)
+                       .astype(int).clip(lower=1))
     for job in work["job"].unique():
         if not (w["job"] == job).any():
             raise InfeasibleError(f"batch job {job!r}: on every configuration priced, one replica's drain alone "
@@ -120,6 +125,8 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
                                 doc="F_bc: one replica's drain, paid once per replica, h")
     m.deadline_h = pyo.Param(m.B, initialize=dict(zip(w["job"], w["deadline_h"].astype(float))), within=pyo.PositiveReals,
                              doc="D_b: deadline of job b, h")
+    m.deadline_margin = pyo.Param(initialize=DEADLINE_MARGIN, within=pyo.UnitInterval, mutable=True,
+                                  doc="μ: share of a deadline kept free, fraction")
     m.batch_cost_per_hour = pyo.Param(m.BC, initialize=by_pair("cost_per_hour"), within=pyo.NonNegativeReals,
                                       doc="cost_c: one replica of c, $/h")
     m.batch_gpus = pyo.Param(m.BC, initialize=by_pair("gpus", int), within=pyo.PositiveIntegers, doc="gpus_c: GPUs per replica")
@@ -132,15 +139,17 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
                                       doc="Σ_c z_bc = 1: every job runs somewhere")
     m.batch_deadline = pyo.Constraint(
         m.BC, rule=lambda m, b, c: (m.batch_work_h[b, c] - m.batch_fixed_h[b, c]) * m.z[b, c]
-        <= (m.deadline_h[b] - m.batch_fixed_h[b, c]) * m.v[b, c],
-        doc="(W_bc − F_bc)·z_bc ≤ (D_b − F_bc)·v_bc: each replica's share and its drain fit the deadline, h")
+        <= ((1 - m.deadline_margin) * m.deadline_h[b] - m.batch_fixed_h[b, c]) * m.v[b, c],
+        doc="(W_bc − F_bc)·z_bc ≤ ((1 − μ)·D_b − F_bc)·v_bc: each replica's share and its drain fit the deadline, h")
     m.batch_model = pyo.Param(m.BC, initialize=dict(zip(pairs, w["model"])), within=m.J, doc="j(c): the model of c")
     m.batch_gpu_type = pyo.Param(m.BC, initialize=dict(zip(pairs, w["gpu"])), within=m.K, doc="k(c): the GPU type of c")
     m.batch_model_selected = pyo.Constraint(m.BC, rule=lambda m, b, c: m.v[b, c] <= m.batch_ymax[b, c] * m.s[m.batch_model[b, c]],
                                             doc="v_bc ≤ ymax_bc·s_j(c): a job's replicas select their model")
     batch_gpus = {k: [bc for bc in pairs if m.batch_gpu_type[bc] == k] for k in m.K}
     batch_peak = sum(m.batch_cost_per_hour[b, c] * m.v[b, c] for b, c in pairs)
-    batch_cost = sum(m.batch_cost_per_hour[b, c] * m.batch_work_h[b, c] / m.deadline_h[b] * m.z[b, c] for b, c in pairs)
+    batch_cost = sum(m.batch_cost_per_hour[b, c] / m.deadline_h[b]
+                     * ((m.batch_work_h[b, c] - m.batch_fixed_h[b, c]) * m.z[b, c] + m.batch_fixed_h[b, c] * m.v[b, c])
+                     for b, c in pairs)
 
     limited = [k for k in m.K if math.isfinite(pyo.value(m.available[k])) and batch_gpus[k]]
     for k in limited:
@@ -173,9 +182,9 @@ def allocation_frame(m: pyo.ConcreteModel) -> pd.DataFrame:
         v = 0 if m.v[b, c].value is None else int(round(m.v[b, c].value))
         if z > TOL:  # the fewest replicas its share needs (v has no cost of its own: the solver may leave more)
             W, F, D = float(m.batch_work_h[b, c]), float(m.batch_fixed_h[b, c]), float(m.deadline_h[b])
-            need = int(math.ceil(z * (W - F) / (D - F) - 1e-9))
+            need = int(math.ceil(z * (W - F) / (float(usable_h(D)) - F) - 1e-9))
             rows.append({"job": b, "config": c, "gpu": m.batch_gpu_type[b, c], "share": z, "replicas": min(v, max(need, 1)),
-                         "cost_per_hour": float(m.batch_cost_per_hour[b, c]), "work_h": W, "deadline_h": D})
+                         "cost_per_hour": float(m.batch_cost_per_hour[b, c]), "work_h": W, "fixed_h": F, "deadline_h": D})
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
 
@@ -199,7 +208,8 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
     for job in w.groupby("job")["work_h"].min().sort_values(ascending=False).index:
         cand = w.loc[w["job"] == job].copy()
         cand["all_gpus"] = cand["gpus"] * cand["batch_ymax"]
-        cand["cost"] = cand["cost_per_hour"] * cand["work_h"] / cand["deadline_h"]  # $/h over the window
+        cand["cost"] = (cand["cost_per_hour"] * (cand["work_h"] + cand["fixed_h"] * (cand["batch_ymax"] - 1))
+                        / cand["deadline_h"])  # what its replicas work, $/h over the window
         cand["peak"] = cand["cost_per_hour"] * cand["batch_ymax"]
         cand["extra_fixed"] = [0.0 if mm in models_used else float(fixed.get(mm, 0.0)) for mm in cand["model"]]
         ok = (cand["all_gpus"] <= cand["gpu"].map(free)) & (cand["peak"] + cand["extra_fixed"] <= budget + TOL)
@@ -216,7 +226,8 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
         models_used.add(best["model"])
         rows.append({"job": job, "config": best["config"], "gpu": best["gpu"], "share": 1.0,
                      "replicas": int(best["batch_ymax"]), "cost_per_hour": float(best["cost_per_hour"]),
-                     "work_h": float(best["work_h"]), "deadline_h": float(best["deadline_h"])})
+                     "work_h": float(best["work_h"]), "fixed_h": float(best["fixed_h"]),
+                     "deadline_h": float(best["deadline_h"])})
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
 
@@ -288,10 +299,12 @@ def solve_joint(compiled: Compiled, work: pd.DataFrame, *, method: str = "milp",
 
 
 def _alloc_cost(alloc: pd.DataFrame) -> float:
-    """Σ share·work_h·cost_per_hour/deadline_h over the allocation rows, $/h."""
+    """Σ cost·((W − F)·share + F·replicas)/D over the allocation rows: the replica-hours worked, $/h."""
     if not len(alloc):
         return 0.0
-    return float((alloc["share"] * alloc["work_h"] * alloc["cost_per_hour"] / alloc["deadline_h"]).sum())
+    a = alloc
+    return float((a["cost_per_hour"] * ((a["work_h"] - a["fixed_h"]) * a["share"] + a["fixed_h"] * a["replicas"])
+                  / a["deadline_h"]).sum())
 
 
 def joint_objective(inst: Instance, online: Plan, alloc: pd.DataFrame, work: pd.DataFrame) -> float:

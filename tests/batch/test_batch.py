@@ -10,6 +10,7 @@ import pytest
 
 from sloserve.batch import BatchJob, cost_by_gpu, price_job, work_table
 from sloserve.batch.check import check_joint
+from sloserve.batch.price import usable_h
 from sloserve.batch.joint import add_batch, greedy_batch, joint_objective, solve_joint
 from sloserve.cli.main import main
 from sloserve.model.compile import compile_scenario
@@ -37,11 +38,13 @@ def test_prices_are_simulated_per_gpu_type_and_order(small):
     p = price_job(JOB, c, orders=("dfs", "fcfs"), step_modes=("sum", "overlap"))
     assert set(p["gpu"]) == set(c.configs["gpu"]) and set(p["order"]) == {"dfs", "fcfs"}
     D = JOB.deadline_h
+    Du = usable_h(D)  # the deadline less its margin
+    assert Du < D
     assert (p["work_h"] > p["fixed_h"]).all() and (p["fixed_h"] > 0).all()
     ok = p["replicas"].notna()
-    assert ok.any() and (p.loc[~ok, "fixed_h"] >= D).all(), "replicas missing only where one drain exceeds D"
+    assert ok.any() and (p.loc[~ok, "fixed_h"] >= Du).all(), "replicas missing only where one drain exceeds D'"
     q = p.loc[ok]
-    assert (q["replicas"].astype(int) == np.ceil((q["work_h"] - q["fixed_h"]) / (D - q["fixed_h"]) - 1e-9)).all()
+    assert (q["replicas"].astype(int) == np.ceil((q["work_h"] - q["fixed_h"]) / (Du - q["fixed_h"]) - 1e-9)).all()
     assert np.allclose(p["job_cost_usd"], p["work_h"] * p["cost_per_hour"])
     assert np.allclose(q["window_cost_usd"], q["replicas"].astype(int) * q["cost_per_hour"] * D)
     assert (q["window_cost_usd"] >= q["job_cost_usd"] - 1e-9).all()
@@ -107,6 +110,19 @@ def test_limited_gpus_move_the_job_and_the_checker_sees_a_short_plan(small, work
     short.objective = joint_objective(inst0, short.online, short.batch, work)
     bad = check_joint(inst0, short, work)
     assert [v.constraint for v in bad] == ["batch_deadline"]
+
+
+def test_each_replica_pays_its_drain(small, work):
+    """A tighter deadline needs more replicas, and each one drains once: the job costs more, not the same."""
+    _, c = small
+    loose = solve_joint(c, work, method="milp")
+    f = float(work["fixed_h"].min())
+    tight_work = work.assign(deadline_h=(f + 0.3 * (float(work["work_h"].min()) - f)) / usable_h(1.0))
+    tight = solve_joint(c, tight_work, method="milp")
+    assert tight.batch["replicas"].sum() > loose.batch["replicas"].sum()
+    assert tight.batch_cost_usd > loose.batch_cost_usd
+    r = tight.batch.iloc[0]
+    assert tight.batch_cost_usd == pytest.approx(r.cost_per_hour * ((r.work_h - r.fixed_h) * r.share + r.fixed_h * r.replicas))
 
 
 def test_greedy_refuses_when_the_online_plan_leaves_no_gpus(small, work):
