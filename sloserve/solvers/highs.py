@@ -60,11 +60,23 @@ _THREADS: int | None = None
 
 
 def set_threads(n: int | None) -> None:
-    """Threads of the HiGHS solvers created from now on in this process (None: HiGHS's default)."""
+    """Threads of the HiGHS solvers created from now on in this process (None: HiGHS's default).
+
+    HiGHS keeps one thread pool per process and refuses to run an instance whose ``threads`` option
+    differs from the pool's, so a change also resets the pool (``Highs.resetGlobalScheduler``): call it
+    between solves, never while another thread of this process is solving."""
     global _THREADS
     if n is not None and int(n) < 1:
         raise ValueError(f"threads must be >= 1 or None, got {n}")
-    _THREADS = None if n is None else int(n)
+    new = None if n is None else int(n)
+    if new != _THREADS:
+        _THREADS = new
+        highspy.Highs.resetGlobalScheduler(True)
+
+
+def current_threads() -> int | None:
+    """What :func:`set_threads` last set in this process (None: HiGHS's default)."""
+    return _THREADS
 
 
 def solver_threads() -> int | None:

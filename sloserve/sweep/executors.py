@@ -34,8 +34,15 @@ OnResult = Callable[[Case, list], None]
 
 @EXECUTORS.register("local", help="in this process, one case after another")
 def local(cases: Iterable[Case], on_result: OnResult, **_) -> None:
-    for c in cases:
-        on_result(c, run_case_safe(c))
+    """Cases run on one solver thread, as on a Dask worker (so both give the same records); this
+    process's solvers get their thread setting back afterwards."""
+    from ..solvers import highs
+    before = highs.current_threads()
+    try:
+        for c in cases:
+            on_result(c, run_case_safe(c))
+    finally:
+        highs.set_threads(before)
 
 
 def require_distributed():

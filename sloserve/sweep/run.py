@@ -61,7 +61,7 @@ def run_case(case: Case) -> list[dict]:
     """The rows of one case (plain dicts of scalars), without the case columns. Solvers run on one
     thread (:func:`sloserve.solvers.highs.set_threads`): one case per core, on every executor alike."""
     from ..solvers.highs import set_threads
-    set_threads(1)
+    set_threads(1)  # a no-op after the first case of a process
     rows = STUDIES.get(case.study, "study").run(case)
     return [rows] if isinstance(rows, dict) else list(rows)
 
