@@ -6,7 +6,7 @@ Pyomo's names (``docs/offline_batching.md`` §7)::
     B                      jobs b;  BC: the (job, configuration) pairs priced (batch.price) — any feasible
                            configuration of the scenario's catalog, not only the online problem's C
     batch_work_h[b,c]      W_bc: replica-hours job b needs on c (simulated), h
-    batch_fixed_h[b,c]     F_bc: one replica's drain (paid once by every replica of a split job), h
+    batch_fixed_h[b,c]     F_bc: one replica's warm-up + drain (paid once by every replica of a split job), h
     deadline_h[b]          D_b: the job's deadline, h
     batch_cost_per_hour, batch_gpus, batch_model, batch_gpu_type: c's $/h, GPUs, model j and GPU type k
     batch_ymax[b,c]        ceil((W_bc − F_bc)/(D_b − F_bc)): the most replicas b can use on c
@@ -100,8 +100,8 @@ def _pairs(work: pd.DataFrame, compiled: Compiled) -> pd.DataFrame:
                        .astype(int).clip(lower=1))
     for job in work["job"].unique():
         if not (w["job"] == job).any():
-            raise InfeasibleError(f"batch job {job!r}: on every configuration priced, one replica's drain alone "
-                                  f"takes longer than the deadline", ["relax the job's deadline, or allow faster "
+            raise InfeasibleError(f"batch job {job!r}: on every configuration priced, one replica's warm-up and "
+                                  f"drain alone take longer than the deadline (less its 5 % margin)", ["relax the job's deadline, or allow faster "
                                                                       "configurations (models, GPU types)"])
     return w
 
@@ -122,7 +122,7 @@ def add_batch(m: pyo.ConcreteModel, work: pd.DataFrame, compiled: Compiled) -> N
     m.batch_work_h = pyo.Param(m.BC, initialize=by_pair("work_h"), within=pyo.PositiveReals,
                                doc="W_bc: replica-hours job b needs on one replica of c (simulated), h")
     m.batch_fixed_h = pyo.Param(m.BC, initialize=by_pair("fixed_h"), within=pyo.NonNegativeReals,
-                                doc="F_bc: one replica's drain, paid once per replica, h")
+                                doc="F_bc: one replica's warm-up and drain, paid once per replica, h")
     m.deadline_h = pyo.Param(m.B, initialize=dict(zip(w["job"], w["deadline_h"].astype(float))), within=pyo.PositiveReals,
                              doc="D_b: deadline of job b, h")
     m.deadline_margin = pyo.Param(initialize=DEADLINE_MARGIN, within=pyo.UnitInterval, mutable=True,
@@ -180,7 +180,7 @@ def allocation_frame(m: pyo.ConcreteModel) -> pd.DataFrame:
     for b, c in m.BC:
         z = 0.0 if m.z[b, c].value is None else float(m.z[b, c].value)
         v = 0 if m.v[b, c].value is None else int(round(m.v[b, c].value))
-        if z > TOL:  # the fewest replicas its share needs (v has no cost of its own: the solver may leave more)
+        if z > TOL:  # the fewest replicas its share needs (the solver's v may exceed it within the tolerances)
             W, F, D = float(m.batch_work_h[b, c]), float(m.batch_fixed_h[b, c]), float(m.deadline_h[b])
             need = int(math.ceil(z * (W - F) / (float(usable_h(D)) - F) - 1e-9))
             rows.append({"job": b, "config": c, "gpu": m.batch_gpu_type[b, c], "share": z, "replicas": min(v, max(need, 1)),

@@ -17,8 +17,8 @@ KV cache), the cost is found in two stages, both reading the compiled ``config_p
 Prices: ``job_cost_usd`` = work_h · cost_per_hour (replicas paid only while they run);
 ``window_cost_usd`` = replicas · cost_per_hour · deadline_h (replicas rented for the whole window);
 the joint MILP charges what its replicas work, ((W − F)·share + F·replicas) · cost_per_hour, spread
-over the window as $/h; ``fixed_h`` = the run's drain (from the last admission to the end), which every replica of a split
-job pays once; ``replicas`` = ceil((work_h − fixed_h)/(D' − fixed_h)) with D' = deadline_h·(1 − 5 %),
+over the window as $/h; ``fixed_h`` = the run's warm-up (an order's output-length sample) plus its drain (from the last
+admission to the end), which every replica of a split job pays once (:func:`fixed_time_h`); ``replicas`` = ceil((work_h − fixed_h)/(D' − fixed_h)) with D' = deadline_h·(1 − 5 %),
 the fewest replicas that finish by the deadline when the job is split into equal shares (BlendServe's tree splits at its top:
 each share keeps its subtrees' sharing), missing (NaN) where the drain alone exceeds the deadline.
 """
@@ -168,7 +168,7 @@ def price_job(job: BatchJob, compiled: Compiled, *, orders: tuple[str, ...] | No
             for mode in modes:
                 res = trace.result(mode)
                 work_h = job_work_h(trace, res, scale)
-                fixed_h = drain_h(trace, res)
+                fixed_h = fixed_time_h(trace, res)
                 replicas = replicas_by_deadline(work_h, fixed_h, job.deadline_h)
                 rows.append({
                     "job": job.name, "config": c["config"], "model": c["model"], "gpu": c["gpu"],
@@ -187,12 +187,15 @@ def price_job(job: BatchJob, compiled: Compiled, *, orders: tuple[str, ...] | No
     return out
 
 
-def drain_h(trace, res) -> float:
-    """The part of a replica's run that does not shrink when the job is split: from the last admission
-    to the end (the running batch draining, the longest outputs finishing) [h]."""
+def fixed_time_h(trace, res) -> float:
+    """The part of a replica's run that does not shrink when the job is split [h]: its warm-up (the
+    output-length sample an order like BlendServe serves first — every replica of a split job serves
+    its own, of at least 16 requests per top-level prefix) plus its drain (from the last admission to
+    the end: the running batch thinning out, the longest outputs finishing)."""
     end_s = np.cumsum(trace.step_times(res.step_mode, res.interference)["step_s"])
     last = int(np.max(trace.per_request["admitted_step"]))
-    return (res.makespan_s - (float(end_s[last]) if len(end_s) else 0.0)) / SECONDS_PER_HOUR
+    drain_s = res.makespan_s - (float(end_s[last]) if len(end_s) else 0.0)
+    return (float(res.warmup_s) + drain_s) / SECONDS_PER_HOUR
 
 
 def usable_h(deadline_h):
