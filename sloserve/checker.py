@@ -129,7 +129,7 @@ def check_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray) ->
         V.append(Violation(Constraint.BUDGET, "total", spend, inst.budget, f"spends {spend:.2f} $/h, budget {inst.budget:.2f} $/h"))
 
     # availability: Σ_{c∈C_k} gpus_c y_c <= A_k
-    used = np.bincount(inst.config_gpu, weights=inst.gpus * y, minlength=len(inst.gpu_ids))
+    used = inst.gpus_used(y)
     add(Constraint.AVAILABILITY, _leq(used, inst.available), inst.gpu_ids, used, inst.available,
         lambda n: f"uses {used[n]:g} GPUs, {inst.available[n]:g} available")
 

@@ -11,14 +11,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..checker import TOL, Violation, check_arrays
+from ..checker import TOL, Violation, _leq, check_arrays
 from ..problem.instance import Instance
 from ..problem.plan import arrays_from_plan
 from .price import usable_h
 
 
 def _over(lhs: float, rhs: float) -> bool:
-    return lhs > rhs + TOL * max(1.0, abs(lhs), abs(rhs) if math.isfinite(rhs) else 0.0)
+    """lhs > rhs beyond the checker's tolerance (:func:`sloserve.checker._leq`, for one pair)."""
+    return bool(_leq(np.array([lhs]), np.array([rhs]))[0])
 
 
 def check_joint(inst: Instance, plan, work: pd.DataFrame) -> list[Violation]:
@@ -27,7 +28,6 @@ def check_joint(inst: Instance, plan, work: pd.DataFrame) -> list[Violation]:
     a = arrays_from_plan(inst, plan.online)
     V = list(check_arrays(inst, a.y, a.x, a.u))
     c = inst.compiled
-    cf = c.configs.set_index("config").loc[list(inst.configs)]
     alloc = plan.batch
     row = {(r.job, r.config): r for r in work.sort_values("work_h", ascending=False).itertuples()}  # cheapest last wins
     deadline = work.groupby("job")["deadline_h"].first()
@@ -57,9 +57,8 @@ def check_joint(inst: Instance, plan, work: pd.DataFrame) -> list[Violation]:
         cost += w.cost_per_hour * ((w.work_h - w.fixed_h) * r.share + w.fixed_h * r.replicas) / w.deadline_h
         if r.replicas > 0:
             models.add(w.model)
-    gpus_online = pd.Series(a.y * cf["gpus"].to_numpy(), index=cf["gpu"].to_numpy()).groupby(level=0).sum()
-    for k, avail in c.gpus.set_index("gpu")["available"].astype(float).items():
-        tot = float(gpus_online.get(k, 0.0) + gpus_batch.get(k, 0.0))
+    for k, online, avail in zip(inst.gpu_ids, inst.gpus_used(a.y), inst.available):
+        tot = float(online + gpus_batch.get(k, 0.0))
         if math.isfinite(avail) and _over(tot, avail):
             V.append(Violation("availability", str(k), tot, avail, f"{tot:g} GPUs of {k} with the jobs', {avail:g} available"))
     fixed = c.models.set_index("model")["fixed_cost_per_hour"]

@@ -195,11 +195,8 @@ def greedy_batch(inst: Instance, online: Plan, work: pd.DataFrame) -> pd.DataFra
     from ..problem.plan import arrays_from_plan
     c = inst.compiled
     w = _pairs(work, c)
-    cf = c.configs.set_index("config").loc[list(inst.configs)]
     a = arrays_from_plan(inst, online)
-    used = pd.Series(np.asarray(a.y) * cf["gpus"].to_numpy(), index=cf["gpu"].to_numpy()).groupby(level=0).sum()
-    avail = c.gpus.set_index("gpu")["available"].astype(float)
-    free = {k: (avail[k] - used.get(k, 0.0)) if math.isfinite(avail[k]) else math.inf for k in avail.index}
+    free = dict(zip(inst.gpu_ids, inst.available - inst.gpus_used(a.y)))  # inf where unlimited
     budget = inst.budget - float(inst.cost @ a.y + inst.fixed_cost_of(a.y, a.x)) if math.isfinite(inst.budget) else math.inf
     models_used = set(np.asarray(inst.model_ids)[inst.models_selected(a.y) > 0])
     fixed = c.models.set_index("model")["fixed_cost_per_hour"]

@@ -141,6 +141,10 @@ class Instance:
         o = self.open_configs(y, x)
         return (np.bincount(self.config_model, weights=o, minlength=len(self.model_ids)) > 0).astype(float)
 
+    def gpus_used(self, y: np.ndarray) -> np.ndarray:
+        """Σ_{c∈C_k} gpus_c·y_c per GPU type k (in ``gpu_ids`` order), GPUs."""
+        return np.bincount(self.config_gpu, weights=self.gpus * np.asarray(y, dtype=float), minlength=len(self.gpu_ids))
+
     def fixed_cost_of(self, y, x=None) -> float:
         return float(self.fixed_cost @ self.models_selected(y, x))
 
