@@ -34,8 +34,9 @@ from ..model.compile import route_errors
 from ..problem.steptime import StepTime
 from ..problem.tables import Compiled
 from ..sim.offline.density import DensityModel
-from ..sim.offline.engine import EngineOptions, run_offline
+from ..sim.offline.engine import EngineOptions, kv_tokens, run_offline
 from ..sim.offline.requests import OfflineRequests
+from ..sim.offline.tables import scenario_tables
 from ..sim.offline.tree import build_tree
 from ..sim.offline.workloads import mixture
 from ..model.batch_job import BatchJob
@@ -55,15 +56,8 @@ PRICE_COLUMNS = ("job", "config", "model", "gpu", "precision", "tp", "pp", "gpus
 def job_tables(scenario) -> Compiled:
     """The tables a scenario's jobs are priced on: every feasible configuration of its catalog
     selection, options and GPU overrides (prices, availability) — not only those that meet an online
-    type's SLOs (a job has no latency SLO). Compiled by the same ``compile_scenario``, with one
-    placeholder query type without SLOs or error limit."""
-    from dataclasses import replace
-
-    from ..model.compile import compile_scenario
-    from ..model.scenario import QueryType
-    q = QueryType(name="batch", family="conversation", rate_rps=1.0, input_tokens=1024, output_tokens=256,
-                  max_error=1.0, error_mode="mean")
-    return compile_scenario(replace(scenario, name=f"{scenario.name}-batch", query_types=(q,), batch_jobs=()))
+    type's SLOs (a job has no latency SLO): :func:`sloserve.sim.offline.tables.scenario_tables`."""
+    return scenario_tables(scenario, name=f"{scenario.name}-batch")
 
 
 def job_requests(job: BatchJob, trace_dir=None) -> OfflineRequests:
@@ -100,7 +94,7 @@ def eligible_configs(job: BatchJob, compiled: Compiled, requests: OfflineRequest
     if compiled.config_perf is None:
         raise InfeasibleError("the compiled tables have no config_perf table: batch jobs need the step-time "
                               "coefficients", ["compile the scenario with this version of sloserve"])
-    M = (cf["kv_bytes"] // cf["kv_bytes_per_token"]).astype(np.int64).to_numpy()
+    M = kv_tokens(cf)
     peak = int((requests.prompt_tokens + requests.output_tokens).max())
     fits = M >= peak
     out["KV cache below the longest request"] = int((keep & ~fits).sum())
@@ -167,8 +161,9 @@ def price_job(job: BatchJob, compiled: Compiled, *, orders: tuple[str, ...] | No
             trace = run_offline(sample, compiled, c["config"], order, tree=tree)
             for mode in modes:
                 res = trace.result(mode)
-                work_h = job_work_h(trace, res, scale)
-                fixed_h = fixed_time_h(trace, res)
+                t_admit = last_admission_s(trace, res)
+                work_h = job_work_h(trace, res, scale, t_admit)
+                fixed_h = fixed_time_h(trace, res, t_admit)
                 replicas = replicas_by_deadline(work_h, fixed_h, job.deadline_h)
                 rows.append({
                     "job": job.name, "config": c["config"], "model": c["model"], "gpu": c["gpu"],
@@ -187,15 +182,21 @@ def price_job(job: BatchJob, compiled: Compiled, *, orders: tuple[str, ...] | No
     return out
 
 
-def fixed_time_h(trace, res) -> float:
+def last_admission_s(trace, res) -> float:
+    """When the run's last request was admitted: the end of that engine step [s]."""
+    end_s = np.cumsum(trace.step_times(res.step_mode, res.interference)["step_s"])
+    last = int(np.max(trace.per_request["admitted_step"]))
+    return float(end_s[last]) if len(end_s) else 0.0
+
+
+def fixed_time_h(trace, res, t_admit_s: float | None = None) -> float:
     """The part of a replica's run that does not shrink when the job is split [h]: its warm-up (the
     output-length sample an order like BlendServe serves first — every replica of a split job serves
     its own, of at least 16 requests per top-level prefix) plus its drain (from the last admission to
-    the end: the running batch thinning out, the longest outputs finishing)."""
-    end_s = np.cumsum(trace.step_times(res.step_mode, res.interference)["step_s"])
-    last = int(np.max(trace.per_request["admitted_step"]))
-    drain_s = res.makespan_s - (float(end_s[last]) if len(end_s) else 0.0)
-    return (float(res.warmup_s) + drain_s) / SECONDS_PER_HOUR
+    the end: the running batch thinning out, the longest outputs finishing). ``t_admit_s``:
+    :func:`last_admission_s`, when the caller has it."""
+    t = last_admission_s(trace, res) if t_admit_s is None else t_admit_s
+    return (float(res.warmup_s) + res.makespan_s - t) / SECONDS_PER_HOUR
 
 
 def usable_h(deadline_h):
@@ -213,14 +214,12 @@ def replicas_by_deadline(work_h: float, fixed_h: float, deadline_h: float) -> in
     return max(1, int(math.ceil((work_h - fixed_h) / (d - fixed_h) - 1e-9)))
 
 
-def job_work_h(trace, res, scale: float) -> float:
+def job_work_h(trace, res, scale: float, t_admit_s: float | None = None) -> float:
     """Replica-hours for the whole job from a sample's run: the sample's time until its last request
     was admitted (the engine at steady state) scaled by the job's tokens over the sample's, plus the
     sample's drain (the running batch finishing, which a larger job has once too) [h]."""
-    end_s = np.cumsum(trace.step_times(res.step_mode, res.interference)["step_s"])
-    last = int(np.max(trace.per_request["admitted_step"]))
-    t_admit = float(end_s[last]) if len(end_s) else 0.0
-    return (t_admit * scale + (res.makespan_s - t_admit)) / SECONDS_PER_HOUR
+    t = last_admission_s(trace, res) if t_admit_s is None else t_admit_s
+    return (t * scale + (res.makespan_s - t)) / SECONDS_PER_HOUR
 
 
 def cost_by_gpu(prices: pd.DataFrame) -> pd.DataFrame:

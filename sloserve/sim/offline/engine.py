@@ -100,12 +100,17 @@ class EngineOptions:
             raise ValueError(f"watermark must be in [0, 1), got {self.watermark}")
 
 
+def kv_tokens(configs) -> np.ndarray:
+    """M = kv_bytes // kv_bytes_per_token of every row of a configs table [tokens] (int64)."""
+    return (configs["kv_bytes"] // configs["kv_bytes_per_token"]).to_numpy().astype(np.int64)
+
+
 def kv_capacity_tokens(compiled, config: str) -> int:
     """M = configs.kv_bytes / configs.kv_bytes_per_token of ``config`` [tokens]."""
     row = compiled.configs.loc[compiled.configs["config"] == config]
     if len(row) != 1:
         raise InputError(None, "config", f"{config!r} is not a configuration of this problem")
-    return int(row["kv_bytes"].iloc[0] // row["kv_bytes_per_token"].iloc[0])
+    return int(kv_tokens(row)[0])
 
 
 # ---------------------------------------------------------------------------------------------
