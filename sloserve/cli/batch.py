@@ -72,8 +72,8 @@ def _joint(args, compiled, prices, jobs) -> int:
     from ..batch.check import check_joint
     from ..batch.joint import solve_joint
     from ..problem.instance import build_instance
-    own = prices.loc[[(r.order, r.step_mode) == (j.order, j.step_mode)
-                      for r in prices.itertuples() for j in jobs if j.name == r.job]]
+    mine = {j.name: (j.order, j.step_mode) for j in jobs}  # each job in its own order and step model
+    own = prices.loc[[mine[r.job] == (r.order, r.step_mode) for r in prices.itertuples()]]
     inst = build_instance(compiled)
     jp = solve_joint(compiled, own, method=args.method, time_limit_s=args.time_limit, inst=inst)
     bound = "" if jp.bound is None else f", bound {jp.bound:.2f}"

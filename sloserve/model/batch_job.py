@@ -111,7 +111,7 @@ def job_from_dict(d: Any, fld: str, file: str) -> BatchJob:
 
 def jobs_from_list(items: Any, fld: str, file: str) -> tuple[BatchJob, ...]:
     """A non-empty list of job mappings; names must be distinct."""
-    jobs = V.list_of(lambda x, f: job_from_dict(x, f, file), what="batch jobs")(items, fld, _fail(file))
+    jobs = V.list_of(lambda x, f: job_from_dict(x, f, file), what="batch jobs")(items, fld, V.fail_in(file))
     seen: dict[str, int] = {}
     for n, j in enumerate(jobs):
         if j.name in seen:
@@ -131,9 +131,3 @@ def load_jobs(path: str | Path) -> tuple[BatchJob, ...]:
     if d is None:
         raise InputError(str(p), None, "empty file; a job file needs name, deadline_h and workload (or batch_jobs: [...])")
     return (job_from_dict(d, "", str(p)),)
-
-
-def _fail(file: str):
-    def fail(fld: str, msg: str):
-        raise InputError(file, fld, msg)
-    return fail

@@ -15,6 +15,7 @@ import yaml
 
 from . import catalog
 from . import validate as V
+from .batch_job import jobs_from_list
 from ..errors import InputError
 from ..paths import read_bytes
 from ..problem import limits
@@ -180,9 +181,9 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
         seen[q.name] = n
     cat = top["catalog"]
     overrides = V.keyed(cat["gpus"], lambda o, fld: GpuOverride(**V.check_mapping(o, GPU_OVERRIDE_FIELDS, fld, file)),
-                        what="GPU types chosen in catalog.gpus")(top["gpus"], "gpus", _fail(file))
+                        what="GPU types chosen in catalog.gpus")(top["gpus"], "gpus", V.fail_in(file))
     fixed = V.keyed(cat["models"], lambda o, fld: V.check_mapping(o, MODEL_FIELDS, fld, file)["fixed_cost_per_hour"],
-                    what="models chosen in catalog.models")(top["models"], "models", _fail(file))
+                    what="models chosen in catalog.models")(top["models"], "models", V.fail_in(file))
     return Scenario(name=top["name"], query_types=tuple(top["query_types"]), models=cat["models"], gpus=cat["gpus"],
                     precisions=cat["precisions"], options=ScenarioOptions(**top["options"]),
                     gpu_overrides=overrides, model_fixed_cost=fixed, batch_jobs=top["batch_jobs"],
@@ -190,14 +191,9 @@ def scenario_from_dict(d: Any, file: str = "<scenario>") -> Scenario:
 
 
 def _batch_jobs(v: Any, fld: str, file: str) -> tuple:
-    from .batch_job import jobs_from_list  # (it imports this module's validate; kept lazy)
     return jobs_from_list(v, fld, file)
 
 
-def _fail(file: str):
-    def fail(fld: str, msg: str):
-        raise InputError(file, fld, msg)
-    return fail
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -59,6 +59,13 @@ def check_mapping(d: Any, spec: dict[str, Field], path: str, file: str) -> dict[
     return out
 
 
+def fail_in(file: str) -> Callable[[str, str], None]:
+    """The ``fail(field, message)`` of a check run outside :func:`check_mapping`: raises InputError for ``file``."""
+    def fail(fld: str, msg: str):
+        raise InputError(file, fld, msg)
+    return fail
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "null (an empty value)"
