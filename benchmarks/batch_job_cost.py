@@ -11,7 +11,6 @@ in this run, with the machine's load. Numbers in docs/offline_batching.md §7 co
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 

@@ -1,7 +1,6 @@
 """``sloserve batch``: what an offline job costs per GPU type and order, and the joint plan."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ..errors import EXIT_INFEASIBLE, EXIT_OK
