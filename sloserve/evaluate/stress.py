@@ -29,6 +29,7 @@ class Stress:
     """One stress case: delay/error inflation ``s``, demand factor ``d``, per-route randomness."""
 
     s: float = 1.0  # inflation of delays and error rates (1.0 = as modelled)
+    s_error: float | None = None  # error rates' own factor on every route (None: the same factors as the delays)
     d: float = 1.0  # demand factor on every rate
     mode: str = "uniform"  # uniform | random (per-route factors in [1, 2s-1], mean s)
     seed: int = 0
@@ -87,7 +88,8 @@ def evaluate_arrays(inst: Instance, y: np.ndarray, x: np.ndarray, u: np.ndarray,
     overflow_c[over] = 1 - 1 / ratio[over]
     beyond = np.bincount(i, weights=x * overflow_c[inst.route_c], minlength=inst.I)
 
-    err_served = np.bincount(i, weights=x * np.clip(inst.error * f, 0, 1), minlength=inst.I)
+    fe = f if st.s_error is None else float(st.s_error)
+    err_served = np.bincount(i, weights=x * np.clip(inst.error * fe, 0, 1), minlength=inst.I)
     mean_err = np.divide(err_served, served, out=np.zeros(inst.I), where=served > 0)
     err_ok = mean_err <= inst.max_error * (1 + 1e-9)
 

@@ -2,7 +2,8 @@
 and error rates turn out worse than modelled.
 
 Uncertainty set U(s_max, Γ): for each query type i, on at most Γ of the routes it uses, delays (TTFT,
-TPOT, E2E) and the error rate inflate by a factor in [1, s_max]; on such a route the replica's
+TPOT, E2E) and the error rate inflate by a factor in [1, s_max] (errors by their own factor when
+``s_error`` is given — ``s_error=1``: delays only); on such a route the replica's
 capacity falls by the factor and KV residency grows by it (the physics of
 :mod:`sloserve.evaluate.stress`). A plan is *robust* when every constraint holds for every
 realisation in U (constraint-wise, as in Bertsimas & Sim 2004):
@@ -37,16 +38,28 @@ TOL = 1e-6
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """Inflation up to ``s_max`` (≥ 1) on at most ``gamma`` (≥ 1) routes per query type."""
+    """Inflation up to ``s_max`` (≥ 1) on at most ``gamma`` (≥ 1) routes per query type.
+
+    ``s_error`` is the error rates' own factor (≥ 1); ``None`` inflates them by ``s_max`` with the
+    delays. ``s_error=1`` is the set of a provider who trusts the measured accuracy and not the
+    latencies (contention, load): delays inflate, error rates stay as modelled."""
 
     s_max: float = 1.3
     gamma: int = 1
+    s_error: float | None = None
 
     def __post_init__(self):
         if not self.s_max >= 1.0:
             raise ValueError(f"s_max must be >= 1, got {self.s_max}")
         if int(self.gamma) < 1:
             raise ValueError(f"gamma must be >= 1, got {self.gamma}")
+        if self.s_error is not None and not self.s_error >= 1.0:
+            raise ValueError(f"s_error must be >= 1 (or None: the same as s_max), got {self.s_error}")
+
+    @property
+    def error_factor(self) -> float:
+        """The largest inflation of error rates: ``s_error``, or ``s_max`` when it is None."""
+        return float(self.s_max if self.s_error is None else self.s_error)
 
 
 def robust_routes(inst: Instance, unc: Uncertainty) -> np.ndarray:
@@ -77,24 +90,28 @@ def exact_tables(compiled: Compiled, unc: Uncertainty) -> Compiled:
     rt = compiled.routes.loc[keep].copy()
     rt["capacity_rps"] = rt["capacity_rps"].to_numpy(float) * capacity_scale(inst, unc)
     rt["kv_byte_seconds"] = rt["kv_byte_seconds"].to_numpy(float) * unc.s_max
-    extra = {**compiled.extra, "robust": {"s_max": unc.s_max, "gamma": int(unc.gamma), "routes_dropped": int((~keep).sum())}}
+    extra = {**compiled.extra, "robust": {"s_max": unc.s_max, "s_error": unc.error_factor, "gamma": int(unc.gamma),
+                                          "routes_dropped": int((~keep).sum())}}
     return replace(compiled, name=f"{compiled.name}-robust", routes=rt.reset_index(drop=True), extra=extra)
 
 
 def robust_tables(compiled: Compiled, unc: Uncertainty) -> Compiled:
     """The box counterpart of U(s_max, ·) as ordinary tables (see the module docstring): :func:`exact_tables`
-    with errors and E2E × s_max. Same configuration and route names, so a plan on them is read on the
-    nominal tables unchanged."""
+    with errors × ``unc.error_factor`` and E2E × s_max. Same configuration and route names, so a plan on
+    them is read on the nominal tables unchanged."""
     c = exact_tables(compiled, unc)
     rt = c.routes.copy()
-    rt["error"] = np.clip(rt["error"].to_numpy(float) * unc.s_max, 0.0, 1.0)
+    rt["error"] = np.clip(rt["error"].to_numpy(float) * unc.error_factor, 0.0, 1.0)
     rt["e2e_s"] = rt["e2e_s"].to_numpy(float) * unc.s_max
     return replace(c, routes=rt, extra={**c.extra, "robust": {**c.extra["robust"], "gamma": "box"}})
 
 
-def protection(values: np.ndarray, route_i: np.ndarray, x: np.ndarray, I: int, unc: Uncertainty) -> np.ndarray:
-    """Per type: the largest extra Σ_{r∈S} (s_max − 1)·values_r·x_r over at most Γ routes S (I,)."""
-    dev = (unc.s_max - 1.0) * values * x
+def protection(values: np.ndarray, route_i: np.ndarray, x: np.ndarray, I: int, unc: Uncertainty,
+               factor: float | None = None) -> np.ndarray:
+    """Per type: the largest extra Σ_{r∈S} (s − 1)·values_r·x_r over at most Γ routes S (I,); s is
+    ``factor``, by default ``unc.s_max`` (delays; errors pass ``unc.error_factor``)."""
+    s = unc.s_max if factor is None else float(factor)
+    dev = (s - 1.0) * values * x
     out = np.zeros(I)
     on = np.flatnonzero(dev > 0)
     if len(on) == 0:
@@ -123,7 +140,7 @@ def robust_violations(inst: Instance, y, x, u, unc: Uncertainty, tol: float = TO
     for c in np.flatnonzero(kv > y * (1 + tol) + tol):
         out.append(f"KV memory of {inst.configs[c]}: {kv[c]:.4g} > {y[c]:.4g} replicas at s_max")
     err = np.bincount(inst.route_i, weights=inst.error * x, minlength=inst.I) + \
-        protection(inst.error, inst.route_i, x, inst.I, unc)
+        protection(inst.error, inst.route_i, x, inst.I, unc, factor=unc.error_factor)
     for i in np.flatnonzero(err > inst.max_error * (1 - u) * (1 + tol) + tol):
         out.append(f"error of {inst.query_types[i]}: {err[i]:.4g} > {inst.max_error[i] * (1 - u[i]):.4g} in the worst case")
     if inst.options.slo_mode != "per_route":

@@ -64,10 +64,13 @@ def solve_milp(inst: Instance, opts: SolveOptions) -> Plan:
 
 
 def uncertainty_of(opts: SolveOptions):
-    """The :class:`~sloserve.problem.robust.Uncertainty` in ``opts.extra`` (``s_max``, default 1.3; ``gamma``, default 1)."""
+    """The :class:`~sloserve.problem.robust.Uncertainty` in ``opts.extra`` (``s_max``, default 1.3; ``gamma``,
+    default 1; ``s_error``, default None: errors inflate with s_max)."""
     from ...problem.robust import Uncertainty
     ex = opts.extra or {}
-    return Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=int(ex.get("gamma", 1)))
+    se = ex.get("s_error")
+    return Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=int(ex.get("gamma", 1)),
+                       s_error=None if se is None else float(se))
 
 
 @register_method("milp-robust", "robust MILP: delays and errors up to s_max on at most Γ routes per type "
