@@ -190,6 +190,43 @@ def test_candidates_include_the_cheapest_whole_replica_configuration():
     assert big not in candidate_configs(P, [np.array([0])], None, 2, per_type=0)
 
 
+def test_route_subset_gives_every_type_its_best_routes_onto_the_lp_hubs():
+    """Type A's route onto "hub" (a configuration the LP relaxation opens for other types) ranks last
+    for A by price, beyond the per-type picks; the per-hub pick puts it in the restricted MILP, so A
+    can share the hub's rounded-up spare capacity (what scarce GPUs make the integer optimum do)."""
+    from sloserve.solvers.heuristics.submip import route_subset
+    qts = [{"query_type": "A", "rate_rps": 1.0}]
+    cfgs = [{"config": f"m|g|bf16|tp{t}pp1", "model": "m", "gpu": "g", "cost_per_hour": 1.0 + t} for t in (1, 2, 4)]
+    cfgs.append({"config": "m|g|bf16|tp8pp1", "model": "m", "gpu": "g", "cost_per_hour": 20.0})
+    routes = [{"query_type": "A", "config": c["config"], "capacity_rps": 1.0} for c in cfgs]
+    inst = build_instance(make_compiled(qts, cfgs, routes, utilization_cap=1.0))
+    P = prepare(inst)
+    hub = inst.config_index["m|g|bf16|tp8pp1"]
+    r_hub = inst.route_index[("A", "m|g|bf16|tp8pp1")]
+    every = np.arange(inst.C)
+    assert r_hub not in route_subset(P, every, None, 1)
+    assert r_hub not in route_subset(P, every, None, 1, hubs=np.array([hub]), per_hub=0)
+    assert r_hub in route_subset(P, every, None, 1, hubs=np.array([hub]), per_hub=1)
+
+
+def test_restricted_mip_solves_again_without_presolve_when_highs_reports_an_objective_its_solution_lacks(monkeypatch):
+    """HiGHS 1.16 with a MIP start and presolve once said "Optimal, 653.55" for a solution worth 824.09 (the
+    start) while the optimum was 806.25 (few_models M seed 7, docs/heuristics.md); the restricted MILP checks
+    the reported objective against its own arithmetic and, when they differ, solves again with presolve off."""
+    from sloserve.solvers.heuristics import submip
+    inst = build_instance(tiny_compiled())
+    P = prepare(inst)
+    every = np.arange(inst.C)
+    sol, st = submip.restricted_mip(P, every)
+    assert sol is not None and st["presolve_off_rerun"] is False
+    calls = []
+    real = submip._consistent
+    monkeypatch.setattr(submip, "_consistent", lambda *a: calls.append(1) or (len(calls) > 1 and real(*a)))
+    sol2, st2 = submip.restricted_mip(P, every)
+    assert st2["presolve_off_rerun"] is True and len(calls) == 1
+    assert inst.objective(sol2[0], sol2[2], sol2[1]) == pytest.approx(inst.objective(sol[0], sol[2], sol[1]))
+
+
 @pytest.mark.parametrize("regime", ["tight_gpus", "few_models"])
 def test_agh_gives_the_same_plan_on_a_slow_machine(monkeypatch, regime):
     """AGH's budget is counts, not the clock: with every LP solve, restricted MILP and local-search

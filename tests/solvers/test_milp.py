@@ -365,3 +365,16 @@ def test_deactivate_change_param_add_constraint_resolve():
     res = milp.solve_instance(m)
     plan = milp.to_plan(m, res)
     assert plan.replicas == {"big|g|bf16|tp1pp1": 3} and plan.objective == pytest.approx(9.0)
+
+
+def test_an_optimal_claim_at_an_objective_the_plan_lacks_is_not_trusted():
+    """The solver's incumbent objective is compared with the plan's recomputed one: a mismatch (HiGHS
+    presolve with a MIP start once reported 653.55 for a plan worth 824.09) keeps the plan but not "optimal"."""
+    from dataclasses import replace
+    m = milp.create_pyomo_instance(build_instance(tiny_compiled()))
+    res = milp.solve_instance(m)
+    plan = milp.to_plan(m, res)
+    assert plan.status == "optimal" and "solver_objective_mismatch" not in plan.extra
+    off = milp.to_plan(m, replace(res, objective=res.objective * 0.8))
+    assert off.status == "feasible" and off.objective == pytest.approx(plan.objective)
+    assert off.extra["solver_objective_mismatch"]["solver"] == pytest.approx(res.objective * 0.8)

@@ -61,7 +61,7 @@ class AghBudget:
 
 #: the budget by size class (targets: S/M well under 1 s, L 1 s, XL 3 s on a quiet machine)
 BUDGETS: dict[str, AghBudget] = {
-    "S": AghBudget("S", 0.5, 10.0, dive_steps=25, configs=400, per_type=2, routes_per_type=12, nodes=500, sols=None,
+    "S": AghBudget("S", 0.5, 10.0, dive_steps=25, configs=400, per_type=2, routes_per_type=0, nodes=500, sols=None,
                    polish_configs=150, polish_nodes=300, starts=3, ls_passes=4, ls_trials=400),
     "M": AghBudget("M", 0.8, 10.0, dive_steps=25, configs=160, per_type=2, routes_per_type=10, nodes=300, sols=None,
                    polish_configs=150, polish_nodes=200, starts=2, ls_passes=2, ls_trials=200),
@@ -74,6 +74,10 @@ BUDGETS: dict[str, AghBudget] = {
 }
 #: HiGHS options of every restricted MILP (restarts off: faster on M and L at the same answers)
 MIP_OPTIONS = {"mip_allow_restart": False}
+#: the restricted MILPs also give every type its PER_HUB LP-best routes onto the LP's open configurations
+#: (y > HUB_Y), what scarce GPUs need (docs/heuristics.md, "LP rounding and the restricted MILP")
+HUB_Y = 1e-6
+PER_HUB = 4
 
 
 def agh_budget(inst) -> AghBudget:
@@ -112,7 +116,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
     diagnosis: list[str] = []
     stats: dict = {"size_class": B.size, "starts": 0, "feasible_starts": 0, "moves": 0, "stopped_by": "budget",
                    "best_start": None}
-    work = stats["work"] = {"lp_solves": 0, "mip_nodes": 0}
+    work = stats["work"] = {"lp_solves": 0, "mip_nodes": 0, "presolve_off_reruns": 0}
     tm = stats["timings"] = {}
     pool: list[tuple[str, State]] = []
     try:
@@ -154,7 +158,9 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
     supports = [np.flatnonzero(root.y > 1e-9)] + [np.flatnonzero(s.y > 0) for _, s in pool]
     cand = candidate_configs(P, supports, root.route_rc, B.configs, per_type=B.per_type)
     keep = [np.flatnonzero(root.x > 1e-9)] + [np.flatnonzero(s.x > 0) for _, s in pool]
-    routes = route_subset(P, cand, root.route_rc, B.routes_per_type, keep=keep) if B.routes_per_type else None
+    hubs = np.flatnonzero(root.y > HUB_Y)
+    routes = (route_subset(P, cand, root.route_rc, B.routes_per_type, keep=keep, hubs=hubs, per_hub=PER_HUB)
+              if B.routes_per_type else None)
     stats["candidates"] = int(len(cand))
     stats["mip_routes"] = None if routes is None else int(len(routes))
     _, best = best_of(pool)
@@ -164,6 +170,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
                                      options={**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})})
         stats["restricted_mip"] = mstats
         work["mip_nodes"] += mstats["nodes"]
+        work["presolve_off_reruns"] += int(mstats["presolve_off_rerun"])
         if mstats["status"] == "Time limit reached":
             stats["stopped_by"] = "time_cap"
         if sol is not None:
@@ -177,12 +184,13 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
         opened = np.flatnonzero(best.y > 0)
         cand2 = candidate_configs(P, [opened], root.route_rc, max(B.polish_configs, len(opened)), per_type=B.per_type)
         routes2 = (route_subset(P, cand2, root.route_rc, B.routes_per_type, keep=[np.flatnonzero(best.x > 0)],
-                                full=opened) if B.routes_per_type else None)
+                                full=opened, hubs=hubs, per_hub=PER_HUB) if B.routes_per_type else None)
         sol, mstats = restricted_mip(P, cand2, time_limit=max(left(), 0.05), max_nodes=B.polish_nodes,
                                      routes=routes2, incumbent=finish(P, best),
                                      options={**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})})
         stats["polish_mip"] = mstats
         work["mip_nodes"] += mstats["nodes"]
+        work["presolve_off_reruns"] += int(mstats["presolve_off_rerun"])
         if mstats["status"] == "Time limit reached":
             stats["stopped_by"] = "time_cap"
         if sol is not None:
@@ -257,14 +265,16 @@ def agh_milp(inst: Instance, opts: SolveOptions) -> Plan:
 
 
 @register_method("agh-robust", "AGH on the box-robust tables: delays and errors × s_max on every route "
-                               "(extra s_max, default 1.3)")
+                               "(extra s_max, default 1.3; s_error, default s_max)")
 def agh_robust(inst: Instance, opts: SolveOptions) -> Plan:
     """AGH on :func:`~sloserve.problem.robust.robust_tables`; its plan is read on the nominal tables (same names)."""
     from ...problem.instance import build_instance
     from ...problem.robust import Uncertainty, robust_tables
-    s_max = float((opts.extra or {}).get("s_max", 1.3))
-    rob = build_instance(robust_tables(inst.compiled, Uncertainty(s_max=s_max, gamma=1)))
+    ex = opts.extra or {}
+    se = ex.get("s_error")
+    unc = Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=1, s_error=None if se is None else float(se))
+    rob = build_instance(robust_tables(inst.compiled, unc))
     plan = agh(rob, opts)
     plan.method = "agh-robust"
-    plan.extra["robust"] = {"s_max": s_max, "gamma": "box"}
+    plan.extra["robust"] = {"s_max": unc.s_max, "s_error": unc.error_factor, "gamma": "box"}
     return plan

@@ -126,35 +126,59 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
     h = highs_model(cost, clo, chi, lo, hi, rows, cols, vals, integer=integ, options={
         "time_limit": float(time_limit), "mip_max_nodes": int(max_nodes), "mip_rel_gap": float(mip_gap),
         "mip_feasibility_tolerance": 1e-8, "primal_feasibility_tolerance": 1e-9, **(options or {})})
+    start = None
     if incumbent is not None:
         y0, x0, u0 = incumbent
         on = np.zeros(inst.R, dtype=bool)
         on[routes] = True
         if np.all(np.isin(np.flatnonzero(y0 > 0), cfg)) and not (x0[~on] > 0).any():
-            sol = np.zeros(ncol)
-            sol[ox:ox + nR] = x0[routes]
-            sol[ou:ou + I] = u0
-            sol[oy:oy + nC] = y0[cfg]
-            sol[oo:oo + nC] = (y0[cfg] > 0)
-            sol[os_:os_ + nJ] = np.bincount(jpos[inst.config_model[cfg]], weights=(y0[cfg] > 0), minlength=nJ) > 0
-            hs = highspy.HighsSolution()
-            hs.col_value = sol
-            hs.value_valid = True
-            h.setSolution(hs)
-    h.run()
-    info = h.getInfo()
+            start = np.zeros(ncol)
+            start[ox:ox + nR] = x0[routes]
+            start[ou:ou + I] = u0
+            start[oy:oy + nC] = y0[cfg]
+            start[oo:oo + nC] = (y0[cfg] > 0)
+            start[os_:os_ + nJ] = np.bincount(jpos[inst.config_model[cfg]], weights=(y0[cfg] > 0), minlength=nJ) > 0
+    info, col = _run(h, start)
     stats = {"configs": int(nC), "routes": int(nR), "status": h.modelStatusToString(h.getModelStatus()),
              "nodes": int(info.mip_node_count), "objective": float(info.objective_function_value),
-             "bound": float(info.mip_dual_bound)}
-    if info.primal_solution_status != 2:  # no feasible solution
+             "bound": float(info.mip_dual_bound), "presolve_off_rerun": False}
+    if col is not None and not _consistent(cost, col, info) and (options or {}).get("presolve") != "off":
+        # HiGHS said "optimal" at an objective its own solution does not have (HiGHS 1.16 with a MIP start and
+        # presolve, docs/heuristics.md): its search cut off better plans, so solve again without presolve
+        h.setOptionValue("presolve", "off")
+        h.clearSolver()
+        info, col = _run(h, start)
+        stats.update(status=h.modelStatusToString(h.getModelStatus()), nodes=stats["nodes"] + int(info.mip_node_count),
+                     objective=float(info.objective_function_value), bound=float(info.mip_dual_bound),
+                     presolve_off_rerun=True)
+    if col is None:  # no feasible solution
         return None, stats
-    col = np.asarray(h.getSolution().col_value)
     x = np.zeros(inst.R)
     x[routes] = np.clip(col[ox:ox + nR], 0.0, 1.0)
     u = np.clip(col[ou:ou + I], 0.0, inst.max_unserved)
     y = np.zeros(inst.C, dtype=np.int64)
     y[cfg] = np.round(col[oy:oy + nC]).astype(np.int64)
     return (y, x, u), stats
+
+
+def _run(h: highspy.Highs, start: np.ndarray | None):
+    """Run ``h`` from the MIP start ``start`` (if any); returns (info, column values or None without a solution)."""
+    if start is not None:
+        hs = highspy.HighsSolution()
+        hs.col_value = start
+        hs.value_valid = True
+        h.setSolution(hs)
+    h.run()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:
+        return info, None
+    return info, np.asarray(h.getSolution().col_value)
+
+
+def _consistent(cost: np.ndarray, col: np.ndarray, info) -> bool:
+    """Whether HiGHS's reported objective is the objective of the solution it returned (our arithmetic)."""
+    ours = float(cost @ col)
+    return abs(ours - float(info.objective_function_value)) <= 1e-6 * max(1.0, abs(ours))
 
 
 def candidate_configs(P: Prepared, supports: list[np.ndarray], route_rc: np.ndarray | None,
@@ -200,13 +224,17 @@ def candidate_configs(P: Prepared, supports: list[np.ndarray], route_rc: np.ndar
 
 
 def route_subset(P: Prepared, configs: np.ndarray, route_rc: np.ndarray | None, per_type: int,
-                 keep: list[np.ndarray] = (), full: np.ndarray | None = None) -> np.ndarray:
+                 keep: list[np.ndarray] = (), full: np.ndarray | None = None,
+                 hubs: np.ndarray | None = None, per_hub: int = 0) -> np.ndarray:
     """Route ids for the restricted MILP, on the candidate ``configs``: per query type the ``per_type``
     routes of smallest LP reduced cost (``route_rc``), its cheapest route (pro rata) on each model and on
     each GPU type, its most accurate route and its best anchor (error and delay together); every route in
     ``keep`` (the starts' routes, so that their plans stay feasible); and every route of the
-    configurations in ``full``. The per-model and per-GPU picks are what LP reduced costs miss when fixed
-    costs or scarce GPUs make the relaxation a poor guide."""
+    configurations in ``full``; and, with ``per_hub``, its ``per_hub`` LP-best routes onto the ``hubs``
+    (the configurations the LP relaxation opens). The per-model and per-GPU picks are what LP reduced
+    costs miss when fixed costs make the relaxation a poor guide; the hub picks what they miss when GPUs
+    are scarce: the integer optimum fills the spare capacity that rounding a hub up creates with types
+    whose own LP-best routes lie elsewhere."""
     inst = P.inst
     on = np.zeros(inst.C, dtype=bool)
     on[np.asarray(configs, dtype=np.int64)] = True
@@ -217,6 +245,9 @@ def route_subset(P: Prepared, configs: np.ndarray, route_rc: np.ndarray | None, 
         for c in np.asarray(full, dtype=np.int64):
             chosen[P.config_routes[c]] = True
     score = P.unit if route_rc is None else route_rc
+    hub = np.zeros(inst.C, dtype=bool)
+    if hubs is not None:
+        hub[np.asarray(hubs, dtype=np.int64)] = True
     cm, cg = inst.config_model, inst.config_gpu
     for rt in P.type_routes:  # each sorted by unit cost: the first route of a group is its cheapest
         rt = rt[on[inst.route_c[rt]]]
@@ -224,6 +255,9 @@ def route_subset(P: Prepared, configs: np.ndarray, route_rc: np.ndarray | None, 
             chosen[rt] = True
             continue
         chosen[rt[np.argsort(score[rt], kind="stable")[:per_type]]] = True
+        if per_hub > 0:
+            hr = rt[hub[inst.route_c[rt]]]
+            chosen[hr[np.argsort(score[hr], kind="stable")[:per_hub]]] = True
         chosen[rt[int(np.argmin(inst.error[rt]))]] = True
         chosen[rt[int(np.argmin(P.anchor_value[rt]))]] = True
         for grp in (cm[inst.route_c[rt]], cg[inst.route_c[rt]]):

@@ -95,6 +95,9 @@ def _finite(v) -> float | None:
 #: so that a plan of the same cost is never cut off
 WARM_CUTOFF = True
 WARM_CUTOFF_SLACK = 1e-6
+#: relative difference between the solver's incumbent objective and the plan's recomputed one beyond which
+#: the solver's "optimal" is not trusted (its search pruned against an incumbent it did not return)
+OBJECTIVE_MISMATCH = 1e-5
 
 
 @dataclass(frozen=True)
@@ -258,5 +261,12 @@ def to_plan(instance: pyo.ConcreteModel, result: SolveResult, method: str = "mil
     gap = relative_gap(plan.objective, result.bound)
     if gap is not None:
         plan.extra["gap"] = gap
+    rep = result.objective
+    if rep is not None and abs(rep - plan.objective) > OBJECTIVE_MISMATCH * max(1.0, abs(plan.objective)):
+        # e.g. HiGHS presolve with a MIP start (docs/heuristics.md): the plan stands (the checker judges it),
+        # the optimality claim does not
+        plan.extra["solver_objective_mismatch"] = {"solver": rep, "plan": plan.objective}
+        if plan.status == Status.OPTIMAL:
+            plan.status = Status.FEASIBLE
     return plan
 
