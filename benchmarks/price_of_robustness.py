@@ -1,11 +1,13 @@
 """The price of robustness: what each way of planning for a worse world costs, and what it saves.
 
     .venv/bin/python benchmarks/price_of_robustness.py [--instances default,tight_gpus:S:1,...] [--milp-time-limit 60]
+        [--worlds both,delays]
 
 Methods, each planning one fixed plan per instance:
 
 - ``milp``, ``agh``, ``gh``: the nominal methods;
-- ``slo_margin 0.8``: the MILP on SLOs × 0.8 (judged against the real SLOs, as in docs/robustness.md);
+- ``slo_margin 0.9`` / ``0.8``: the MILP on SLOs × 0.9 / 0.8, recompiled — design batches chosen for the
+  tighter SLOs, so the routes run faster (judged against the real SLOs, as in docs/robustness.md);
 - ``util_cap 0.8``: the MILP with the utilisation cap × 0.8;
 - ``milp-robust s Γ=1`` / ``milp-robust s box``: the Bertsimas–Sim MILP (:mod:`sloserve.solvers.milp.robust`)
   for s_max = s with Γ = 1, and with Γ = a type's route count (the box: every route inflated);
@@ -15,8 +17,13 @@ The stress below inflates *every* route (uniform) or every route at random: that
 set but outside U(s, Γ=1) whenever a plan splits a type over several routes, so Γ = 1 plans are not
 protected against it by construction.
 
-Each plan is then judged under stress (:mod:`sloserve.evaluate.stress`, analytic): delays and error
-rates × s for s = 1.0 … 1.5, uniform on every route and random per route (3 draws, mean s). Violation
+Two worlds, each planned for and judged in by its own rule: ``both`` — delays and error rates inflate
+together (the set of issue #16); ``delays`` — delays inflate, error rates stay as measured
+(``s_error=1`` for the robust methods and the stress), the provider who trusts the accuracy benchmarks
+but not the latencies under contention.
+
+Each plan is then judged under stress (:mod:`sloserve.evaluate.stress`, analytic): delays (and, in the
+``both`` world, error rates) × s for s = 1.0 … 1.5, uniform on every route and random per route (3 draws, mean s). Violation
 = share of traffic on a route breaking an SLO, beyond capacity, or of a type whose mean error breaks
 its limit (rate-weighted, at most 1). Writes the tables into docs/robustness.md (between the
 price-of-robustness markers), the raw rows to docs/price_of_robustness.csv and the Pareto figure
@@ -40,6 +47,7 @@ from sloserve.model.compile import compile_scenario
 from sloserve.model.regimes import regime_instance
 from sloserve.model.scenario import default_scenario
 from sloserve.problem.instance import build_instance
+from sloserve.problem.robust import Uncertainty, robust_routes
 from sloserve.solvers import SolveOptions, load_methods, solve
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
@@ -49,7 +57,10 @@ DOC = ROOT / "docs" / "robustness.md"
 CSV = ROOT / "docs" / "price_of_robustness.csv"
 FIG = ROOT / "docs" / "price_of_robustness.png"
 FACTORS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5)
-ROBUST_S = (1.1, 1.2)
+ROBUST_S = (1.1, 1.2, 1.3)
+SLO_MARGINS = (0.9, 0.8)
+WORLDS = {"both": None, "delays": 1.0}  # world -> s_error of the robust methods and of the stress (None: = s)
+WORLD_TITLE = {"both": "Delays and error rates × s", "delays": "Delays × s, error rates as measured"}
 BEGIN, END = "<!-- price-of-robustness:begin -->", "<!-- price-of-robustness:end -->"
 
 
@@ -61,8 +72,9 @@ def scenario_of(spec: str):
     return f"{regime}-{size}-s{seed}", regime_instance(regime, size, int(seed)).scenario
 
 
-def plans_for(sc, milp_limit: float):
-    """(method label, plan, the instance to judge it on, slo_margin to judge with, seconds)."""
+def plans_for(sc, milp_limit: float, s_error: float | None = None, nominal: list | None = None):
+    """(method label, plan, the instance to judge it on, slo_margin to judge with, seconds); the robust
+    methods with ``s_error``; ``nominal`` (the non-robust plans of another world) is reused, not re-solved."""
     base = build_instance(compile_scenario(sc))
     out = []
 
@@ -77,18 +89,23 @@ def plans_for(sc, milp_limit: float):
         out.append((label, p, judge_inst, margin, time.perf_counter() - t0))
         print(f"  {label}: {p.objective:.2f} $/h in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    for m in ("milp", "agh", "gh"):
-        run(m, base, m, base)
-    tight = build_instance(compile_scenario(stress.with_slo_margin(sc, 0.8)))
-    run("slo_margin 0.8", tight, "milp", tight, margin=1 / 0.8)
-    capped = build_instance(compile_scenario(replace(sc, options=replace(sc.options, utilization_cap=sc.options.utilization_cap * 0.8))))
-    run("util_cap 0.8", capped, "milp", base)
+    if nominal is not None:
+        out.extend(nominal)
+    else:
+        for m in ("milp", "agh", "gh"):
+            run(m, base, m, base)
+        for mg in SLO_MARGINS:
+            tight = build_instance(compile_scenario(stress.with_slo_margin(sc, mg)))
+            run(f"slo_margin {mg:g}", tight, "milp", tight, margin=1 / mg)
+        capped = build_instance(compile_scenario(replace(sc, options=replace(sc.options, utilization_cap=sc.options.utilization_cap * 0.8))))
+        run("util_cap 0.8", capped, "milp", base)
+    n_nominal = len(out)
     box = int(np.bincount(base.route_i, minlength=base.I).max())  # Γ = every route of a type: the box set
     for s in ROBUST_S:
-        run(f"milp-robust {s:g} Γ=1", base, "milp-robust", base, s_max=s, gamma=1)
-        run(f"milp-robust {s:g} box", base, "milp-robust", base, s_max=s, gamma=box)
-        run(f"agh-robust {s:g} box", base, "agh-robust", base, s_max=s)
-    return base, out
+        run(f"milp-robust {s:g} Γ=1", base, "milp-robust", base, s_max=s, gamma=1, s_error=s_error)
+        run(f"milp-robust {s:g} box", base, "milp-robust", base, s_max=s, gamma=box, s_error=s_error)
+        run(f"agh-robust {s:g} box", base, "agh-robust", base, s_max=s, s_error=s_error)
+    return base, out, out[:n_nominal]
 
 
 def judge(inst, plan, margin: float, st: stress.Stress) -> dict:
@@ -105,43 +122,73 @@ def judge(inst, plan, margin: float, st: stress.Stress) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--instances", default="default,regular:S:2,tight_gpus:S:1,mixed_slo:S:2")
+    ap.add_argument("--instances", default="default,regular:S:2,regular:S:5,tight_gpus:S:1,mixed_slo:S:2,tight_error:S:0,few_models:S:3")
     ap.add_argument("--milp-time-limit", type=float, default=60.0)
     ap.add_argument("--draws", type=int, default=3)
+    ap.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated, of {', '.join(WORLDS)}")
     args = ap.parse_args()
+    worlds = args.worlds.split(",")
+    bad = [w for w in worlds if w not in WORLDS]
+    if bad:
+        ap.error(f"--worlds: unknown {', '.join(bad)}; allowed: {', '.join(WORLDS)}")
     load_methods()
-    rows = []
+    rows, kept = [], []
     l0 = os.getloadavg()[0]
     for spec in args.instances.split(","):
         name, sc = scenario_of(spec)
-        print(name, flush=True)
-        _, plans = plans_for(sc, args.milp_time_limit)
-        for label, p, inst, margin, secs in plans:
-            if p is None:
-                rows.append({"instance": name, "method": label, "planned": False, "solve_s": secs})
-                continue
-            for mode in ("uniform", "random"):
-                for s in FACTORS:
-                    n = 1 if mode == "uniform" or s == 1.0 else args.draws
-                    js = [judge(inst, p, margin, stress.Stress(s=s, mode=mode, seed=k)) for k in range(n)]
-                    rows.append({"instance": name, "method": label, "planned": True, "solve_s": secs, "mode": mode, "s": s,
-                                 **{k: float(np.mean([j[k] for j in js])) for k in js[0]}})
+        base = build_instance(compile_scenario(sc))
+        for s in ROBUST_S:  # what the route filter of the robust counterpart leaves
+            ok = robust_routes(base, Uncertainty(s_max=s))
+            per = np.bincount(base.route_i[ok], minlength=base.I)
+            kept.append({"instance": name, "s_max": s, "routes": int(ok.sum()), "of": int(base.R),
+                         "fewest_per_type": int(per.min()), "types_without": int((per == 0).sum()), "types": int(base.I)})
+        nominal = None
+        for world in worlds:
+            se = WORLDS[world]
+            print(f"{name} [{world}]", flush=True)
+            _, plans, nominal = plans_for(sc, args.milp_time_limit, s_error=se, nominal=nominal)
+            for label, p, inst, margin, secs in plans:
+                if p is None:
+                    rows.append({"world": world, "instance": name, "method": label, "planned": False, "solve_s": secs})
+                    continue
+                for mode in ("uniform", "random"):
+                    for s in FACTORS:
+                        n = 1 if mode == "uniform" or s == 1.0 else args.draws
+                        js = [judge(inst, p, margin, stress.Stress(s=s, s_error=se, mode=mode, seed=k)) for k in range(n)]
+                        rows.append({"world": world, "instance": name, "method": label, "planned": True, "solve_s": secs,
+                                     "mode": mode, "s": s, **{k: float(np.mean([j[k] for j in js])) for k in js[0]}})
     df = pd.DataFrame(rows)
     df.to_csv(CSV, index=False)
     load = f"1-minute load average {l0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    write(df, f"Machine: {describe()}; {load}. MILP time limit {args.milp_time_limit:g} s. "
-              f"Command: `.venv/bin/python benchmarks/price_of_robustness.py --instances {args.instances} "
-              f"--milp-time-limit {args.milp_time_limit:g} --draws {args.draws}`.")
+    head = (f"Machine: {describe()}; {load}. MILP time limit {args.milp_time_limit:g} s. "
+            f"Command: `.venv/bin/python benchmarks/price_of_robustness.py --instances {args.instances} "
+            f"--milp-time-limit {args.milp_time_limit:g} --draws {args.draws} --worlds {args.worlds}`.")
+    kt = pd.DataFrame(kept)
+    head += ("\n\n**Routes whose delays × s_max still meet their SLOs** (the robust counterpart's route filter on the "
+             "nominal tables; routes are compiled at the largest batch that meets the SLO, so most sit near it):\n\n"
+             "| instance | " + " | ".join(f"s_max {s:g}: routes kept / all (fewest per type; types with none)" for s in ROBUST_S)
+             + " |\n|---|" + "---|" * len(ROBUST_S) + "\n")
+    for name, g in kt.groupby("instance", sort=False):
+        head += f"| {name} | " + " | ".join(f"{r.routes:,} / {r.of:,} ({r.fewest_per_type}; {r.types_without} of {r.types})"
+                                             for r in g.itertuples()) + " |\n"
+    texts, fronts = [], []
+    for world in worlds:
+        text, g, front = section(df[df["world"] == world], world)
+        texts.append(text)
+        fronts.append((world, g, front))
+    write_doc(head + "\n\n" + "\n\n".join(texts))
+    plot(fronts)
 
 
-def write(df: pd.DataFrame, head: str) -> None:
+def section(df: pd.DataFrame, world: str) -> tuple[str, pd.DataFrame, list[str]]:
+    """The tables of one world as Markdown, with the methods' (premium, violation) at s = 1.3 and the Pareto front."""
     ok = df[df["planned"]]
     nom = ok[(ok["method"] == "milp") & (ok["mode"] == "uniform") & (ok["s"] == 1.0)].set_index("instance")["infra_cost_per_hour"]
     u = ok[ok["mode"] == "uniform"].copy()
     u["premium"] = u["infra_cost_per_hour"] / u["instance"].map(nom) - 1
     methods = list(dict.fromkeys(df["method"]))
     # per instance: cost and violation at each s
-    lines = [head, "", "**Per instance** (uniform stress: every route × s; cost = infrastructure $/h of the fixed plan; "
+    lines = [f"### {WORLD_TITLE[world]} (world `{world}`)", "", "**Per instance** (uniform stress: every route × s; cost = infrastructure $/h of the fixed plan; "
              "violation = share of traffic breaking an SLO, beyond capacity or of a type over its error limit; "
              "in brackets without the error part, SLO and capacity only):", "",
              "| instance | method | $/h | vs MILP | " + " | ".join(f"viol. s={s:g}" for s in FACTORS) + " | random s=1.3 |",
@@ -164,7 +211,7 @@ def write(df: pd.DataFrame, head: str) -> None:
               "| method | planned | premium (median) | " + " | ".join(f"viol. s={s:g}" for s in FACTORS)
               + " | total $/h at 1.3 (mean) |", "|---|---|---|" + "---|" * len(FACTORS) + "---|"]
     uf = u
-    for m in methods:
+    for m in methods:  # the summary: each method over the instances it planned
         g = uf[uf["method"] == m]
         n = g["instance"].nunique()
         if g.empty:
@@ -174,29 +221,41 @@ def write(df: pd.DataFrame, head: str) -> None:
         t13 = g[g["s"] == 1.3]["total_cost_per_hour"].mean()
         lines.append(f"| {m} | {n}/{len(names)} | {100 * g[g['s'] == 1.0]['premium'].median():+.1f}% | "
                      + " | ".join(f"{100 * v.get(s, np.nan):.1f}%" for s in FACTORS) + f" | {t13:.1f} |")
-    full = [i for i in names if df[(df["instance"] == i)]["planned"].all()]
-    uf = u[u["instance"].isin(full)]
-    lines += ["", f"The choices below compare methods on the same instances: those where every method found a "
-              f"plan ({', '.join(full) or 'none'})."]
-    # which to pick: at each s, the cheapest plan (by median premium) whose mean violation is at most 1%
-    lines += ["", "**Which to pick** (from the summary): at each stress level the cheapest method whose mean "
-              "violation is ≤ 1 %, and the method of lowest mean total cost with penalties:", ""]
+    # which to pick, per instance: at each s the cheapest plan whose violation is at most 1 % (a method
+    # without a plan on an instance cannot be picked there), and the plan of lowest total cost with penalties
+    lines += ["", "**Which to pick**, instance by instance: at each stress level the cheapest plan whose "
+              "violation is ≤ 1 % (how many instances each method wins; \"none\" = no method's plan stays "
+              "within 1 %), and the plan of lowest total cost with penalties (equal costs go to the method listed first):", "",
+              "| s | cheapest with ≤ 1 % violation | lowest total $/h with penalties |", "|---|---|---|"]
+    rank = {m: k for k, m in enumerate(methods)}
     for s in FACTORS:
-        g = uf[uf["s"] == s].groupby("method").agg(viol=("violation", "mean"), prem=("premium", "median"),
-                                                   total=("total_cost_per_hour", "mean"))
-        safe = g[g["viol"] <= 0.01].sort_values("prem")
-        lines.append(f"- s = {s:g}: ≤ 1 % violation at least cost: "
-                     f"{safe.index[0] + f' ({100 * safe.prem.iloc[0]:+.1f}%)' if len(safe) else 'none of the methods'}; "
-                     f"lowest expected total: {g['total'].idxmin() if len(g) else '—'}")
-    # Pareto front at s = 1.3 (uniform): premium vs violation, means over the full instances
+        at = u[u["s"] == s]
+        safe, total = [], []
+        for inst in names:
+            g = at[at["instance"] == inst]
+            if g.empty:
+                continue
+            g = g.assign(order=g["method"].map(rank))  # ties (the same plan) go to the method listed first
+            ok1 = g[g["violation"] <= 0.01].sort_values(["infra_cost_per_hour", "order"])
+            safe.append(ok1["method"].iloc[0] if len(ok1) else "none")
+            total.append(g.sort_values(["total_cost_per_hour", "order"])["method"].iloc[0])
+        tally = lambda xs: ", ".join(f"{m} {k}" for m, k in pd.Series(xs).value_counts().items())
+        lines.append(f"| {s:g} | {tally(safe)} | {tally(total)} |")
+    # Pareto front at s = 1.3 (uniform): premium vs violation, over the methods that planned every instance
+    everywhere = [m for m in methods if u[u["method"] == m]["instance"].nunique() == len(names)]
+    uf = u[u["method"].isin(everywhere)]
     g = uf[uf["s"] == 1.3].groupby("method").agg(viol=("violation", "mean"), prem=("premium", "median"))
     front = [m for m in g.index if not ((g["viol"] <= g.loc[m, "viol"]) & (g["prem"] <= g.loc[m, "prem"])
                                         & ((g["viol"] < g.loc[m, "viol"]) | (g["prem"] < g.loc[m, "prem"]))).any()]
-    lines += ["", f"Pareto front at s = 1.3 (median premium vs mean violation): {', '.join(sorted(front, key=lambda m: g.loc[m, 'prem']))}. "
+    lines += ["", f"Pareto front at s = 1.3 (median premium vs mean violation): {', '.join(sorted(front, key=lambda m: g.loc[m, 'prem']))} "
+              f"(among the methods with a plan on every instance: {', '.join(everywhere)}). "
               f"Figure: `docs/price_of_robustness.png`."]
     text = "\n".join(lines)
     print(text)
-    plot(g, front)
+    return text, g, front
+
+
+def write_doc(text: str) -> None:
     doc = DOC.read_text()
     block = f"{BEGIN}\n<!-- generated by benchmarks/price_of_robustness.py; do not edit by hand -->\n\n{text}\n\n{END}"
     if BEGIN in doc:
@@ -206,19 +265,21 @@ def write(df: pd.DataFrame, head: str) -> None:
     DOC.write_text(doc)
 
 
-def plot(g: pd.DataFrame, front: list[str]) -> None:
+def plot(fronts: list[tuple[str, pd.DataFrame, list[str]]]) -> None:
+    """One panel per world: each method's (median premium, mean violation) at s = 1.3, the front in red."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for m, r in g.iterrows():
-        ax.scatter(100 * r["prem"], 100 * r["viol"], color="C3" if m in front else "C0")
-        ax.annotate(m, (100 * r["prem"], 100 * r["viol"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    f = g.loc[front].sort_values("prem")
-    ax.plot(100 * f["prem"], 100 * f["viol"], color="C3", lw=1)
-    ax.set_xlabel("cost premium over the nominal MILP, % (median)")
-    ax.set_ylabel("violated traffic at s = 1.3, % (mean)")
-    ax.set_title("price of robustness (uniform stress s = 1.3)")
+    fig, axes = plt.subplots(1, len(fronts), figsize=(6 * len(fronts), 4), squeeze=False)
+    for ax, (world, g, front) in zip(axes[0], fronts):
+        for m, r in g.iterrows():
+            ax.scatter(100 * r["prem"], 100 * r["viol"], color="C3" if m in front else "C0")
+            ax.annotate(m, (100 * r["prem"], 100 * r["viol"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        f = g.loc[front].sort_values("prem")
+        ax.plot(100 * f["prem"], 100 * f["viol"], color="C3", lw=1)
+        ax.set_xlabel("cost premium over the nominal MILP, % (median)")
+        ax.set_ylabel("violated traffic at s = 1.3, % (mean)")
+        ax.set_title(f"{WORLD_TITLE[world]}: uniform stress s = 1.3", fontsize=9)
     fig.tight_layout()
     fig.savefig(FIG, dpi=120)
 
