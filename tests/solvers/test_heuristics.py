@@ -227,6 +227,27 @@ def test_restricted_mip_solves_again_without_presolve_when_highs_reports_an_obje
     assert inst.objective(sol2[0], sol2[2], sol2[1]) == pytest.approx(inst.objective(sol[0], sol[2], sol[1]))
 
 
+def test_agh_falls_back_to_ghs_lp_rounding_when_its_own_rounds_find_nothing(monkeypatch):
+    """Where the greedy, the dive and both restricted MILPs find no plan (tight_gpus XL seed 1: AGH said
+    "no plan" while GH had one), AGH answers with GH's fallback instead of raising."""
+    import importlib
+
+    from sloserve.errors import InfeasibleError
+    agh_mod = importlib.import_module("sloserve.solvers.heuristics.agh")
+    inst = build_instance(tiny_compiled())
+
+    def stuck(*a, **k):
+        raise InfeasibleError("stuck", diagnosis=["greedy stuck (test)"])
+
+    monkeypatch.setattr(agh_mod, "greedy", stuck)
+    monkeypatch.setattr(agh_mod, "dive", lambda P, **k: (None, None, {"lp_solves": 0}))
+    monkeypatch.setattr(agh_mod, "restricted_mip", lambda *a, **k: (None, {"status": "Infeasible", "nodes": 0,
+                                                                          "presolve_off_rerun": False}))
+    (y, x, u), st = agh_arrays(inst, seed=0)
+    assert st["best_start"] == "gh_fallback"
+    assert check_arrays(inst, y, x, u) == []
+
+
 @pytest.mark.parametrize("regime", ["tight_gpus", "few_models"])
 def test_agh_gives_the_same_plan_on_a_slow_machine(monkeypatch, regime):
     """AGH's budget is counts, not the clock: with every LP solve, restricted MILP and local-search

@@ -29,9 +29,9 @@ from ...problem.size import size_class
 from ...vocab import Status
 from ..methods import METHODS, SolveOptions, register_method
 from .core import Prepared, State, finish, prepare
-from .gh import greedy
+from .gh import FALLBACK_CONFIGS, FALLBACK_DIVE_STEPS, FALLBACK_NODES, greedy
 from .lp import RelaxedLP, lower_bound
-from .lpround import candidate_configs, clean_state, dive, lp_infeasible, restricted_mip, trim, verified
+from .lpround import candidate_configs, clean_state, dive, lp_infeasible, lp_round, restricted_mip, trim, verified
 from .search import adaptive
 from .submip import route_subset
 
@@ -221,6 +221,15 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
     elif ranked:
         stats["stopped_by"] = "time_cap"
     tm["search"] = time.perf_counter() - t0
+    if not pool:  # GH's own fallback (LP rounding, else a restricted MILP stopped at its first plan), so that
+        # AGH never answers "no plan" where GH has one (tight_gpus XL seed 1: AGH's rounds found none)
+        try:
+            st, info = lp_round(P, root_lp, root, max_configs=FALLBACK_CONFIGS, mip_nodes=FALLBACK_NODES,
+                                dive_steps=FALLBACK_DIVE_STEPS, diagnosis=diagnosis, who="AGH")
+            pool.append(("gh_fallback", st))
+            stats["gh_fallback"] = info
+        except InfeasibleError:
+            pass
     if not pool:
         raise InfeasibleError("AGH found no feasible plan", diagnosis=diagnosis or ["every construction got stuck"])
     best_name, best = min(pool, key=lambda t: t[1].objective(P))
