@@ -73,7 +73,15 @@ def _done(path: Path) -> set:
 
 
 def _append(path: Path, row: dict) -> None:
+    """One row, in the file's column order (a row missing a field, e.g. a method without a plan, gets an
+    empty cell instead of shifting the others); a field the file lacks is refused (rerun with --overwrite)."""
     df = pd.DataFrame([row])
+    if path.exists():
+        cols = pd.read_csv(path, nrows=0).columns
+        extra = [c for c in df.columns if c not in cols]
+        if extra:
+            raise SystemExit(f"{path}: the row has columns the file lacks ({', '.join(extra)}); rerun with --overwrite")
+        df = df.reindex(columns=cols)
     df.to_csv(path, mode="a", header=not path.exists(), index=False)
 
 
