@@ -62,6 +62,16 @@ class Uncertainty:
         return float(self.s_max if self.s_error is None else self.s_error)
 
 
+def uncertainty_from(extra: dict | None, *, gamma: int | None = None) -> Uncertainty:
+    """The :class:`Uncertainty` a method's ``SolveOptions.extra`` asks for: ``s_max`` (default 1.3),
+    ``gamma`` (default 1; ``gamma=`` here overrides it, e.g. 1 for the box tables that ignore it) and
+    ``s_error`` (default None: errors inflate with s_max)."""
+    ex = extra or {}
+    se = ex.get("s_error")
+    return Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=int(ex.get("gamma", 1)) if gamma is None else gamma,
+                       s_error=None if se is None else float(se))
+
+
 def robust_routes(inst: Instance, unc: Uncertainty) -> np.ndarray:
     """R bool: routes whose per-route SLOs still hold with delays × s_max."""
     qt = inst.compiled.query_types

@@ -29,9 +29,9 @@ from ...problem.size import size_class
 from ...vocab import Status
 from ..methods import METHODS, SolveOptions, register_method
 from .core import Prepared, State, finish, prepare
-from .gh import FALLBACK_CONFIGS, FALLBACK_DIVE_STEPS, FALLBACK_NODES, greedy
+from .gh import greedy, lp_fallback
 from .lp import RelaxedLP, lower_bound
-from .lpround import candidate_configs, clean_state, dive, lp_infeasible, lp_round, restricted_mip, trim, verified
+from .lpround import candidate_configs, clean_state, dive, lp_infeasible, restricted_mip, trim, verified
 from .search import adaptive
 from .submip import route_subset
 
@@ -166,13 +166,14 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
               if B.routes_per_type else None)
     stats["candidates"] = int(len(cand))
     stats["mip_routes"] = None if routes is None else int(len(routes))
-    _, best = best_of(pool)
-    if left() > 0:
-        sol, mstats = restricted_mip(P, cand, time_limit=max(left(), 0.05), max_nodes=B.nodes, routes=routes,
+    mip_options = {**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})}
+
+    def mip_round(name: str, configs, route_ids, nodes: int, start: State | None) -> None:
+        """One restricted MILP from ``start``; its stats under ``name``, its checked plan into the pool."""
+        sol, mstats = restricted_mip(P, configs, time_limit=max(left(), 0.05), max_nodes=nodes, routes=route_ids,
                                      mip_gap=B.certify_gap or 1e-4,
-                                     incumbent=finish(P, best) if best is not None else None,
-                                     options={**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})})
-        stats["restricted_mip"] = mstats
+                                     incumbent=finish(P, start) if start is not None else None, options=mip_options)
+        stats[name] = mstats
         work["mip_nodes"] += mstats["nodes"]
         work["presolve_off_reruns"] += int(mstats["presolve_off_rerun"])
         if mstats["status"] == "Time limit reached":
@@ -180,7 +181,11 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
         if sol is not None:
             st = clean_state(P, sol[1], sol[2])
             if st is not None:
-                pool.append(("restricted_mip", st))
+                pool.append((name, st))
+
+    _, best = best_of(pool)
+    if left() > 0:
+        mip_round("restricted_mip", cand, routes, B.nodes, best)
     tm["mip"] = time.perf_counter() - t0
     # round 2: centred on the best plan so far — every route of its configurations, LP-guided elsewhere
     best_name, best = best_of(pool)
@@ -192,19 +197,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
         cand2 = candidate_configs(P, [opened], root.route_rc, max(B.polish_configs, len(opened)), per_type=B.per_type)
         routes2 = (route_subset(P, cand2, root.route_rc, B.routes_per_type, keep=[np.flatnonzero(best.x > 0)],
                                 full=opened, hubs=hubs, per_hub=PER_HUB) if B.routes_per_type else None)
-        sol, mstats = restricted_mip(P, cand2, time_limit=max(left(), 0.05), max_nodes=B.polish_nodes,
-                                     mip_gap=B.certify_gap or 1e-4,
-                                     routes=routes2, incumbent=finish(P, best),
-                                     options={**MIP_OPTIONS, **({} if B.sols is None else {"mip_max_improving_sols": B.sols})})
-        stats["polish_mip"] = mstats
-        work["mip_nodes"] += mstats["nodes"]
-        work["presolve_off_reruns"] += int(mstats["presolve_off_rerun"])
-        if mstats["status"] == "Time limit reached":
-            stats["stopped_by"] = "time_cap"
-        if sol is not None:
-            st = clean_state(P, sol[1], sol[2])
-            if st is not None:
-                pool.append(("polish_mip", st))
+        mip_round("polish_mip", cand2, routes2, B.polish_nodes, best)
     tm["polish"] = time.perf_counter() - t0
     # local search on the best so far, then seeded greedy multi-starts (small instances)
     ranked = sorted(pool, key=lambda t: t[1].objective(P))
@@ -224,8 +217,7 @@ def agh_arrays(inst: Instance, *, seed: int = 0, time_cap_s: float | None = None
     if not pool:  # GH's own fallback (LP rounding, else a restricted MILP stopped at its first plan), so that
         # AGH never answers "no plan" where GH has one (tight_gpus XL seed 1: AGH's rounds found none)
         try:
-            st, info = lp_round(P, root_lp, root, max_configs=FALLBACK_CONFIGS, mip_nodes=FALLBACK_NODES,
-                                dive_steps=FALLBACK_DIVE_STEPS, diagnosis=diagnosis, who="AGH")
+            st, info = lp_fallback(P, diagnosis, "AGH", root_lp, root)
             pool.append(("gh_fallback", st))
             stats["gh_fallback"] = info
         except InfeasibleError:
@@ -286,10 +278,8 @@ def agh_milp(inst: Instance, opts: SolveOptions) -> Plan:
 def agh_robust(inst: Instance, opts: SolveOptions) -> Plan:
     """AGH on :func:`~sloserve.problem.robust.robust_tables`; its plan is read on the nominal tables (same names)."""
     from ...problem.instance import build_instance
-    from ...problem.robust import Uncertainty, robust_tables
-    ex = opts.extra or {}
-    se = ex.get("s_error")
-    unc = Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=1, s_error=None if se is None else float(se))
+    from ...problem.robust import robust_tables, uncertainty_from
+    unc = uncertainty_from(opts.extra, gamma=1)  # the box tables inflate every route: Γ plays no part
     rob = build_instance(robust_tables(inst.compiled, unc))
     plan = agh(rob, opts)
     plan.method = "agh-robust"

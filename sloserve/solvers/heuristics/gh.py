@@ -156,6 +156,14 @@ def _greedy(P: Prepared, knobs: Knobs | None, order: np.ndarray | None, max_rest
     raise InfeasibleError("GH found no feasible plan", diagnosis=diagnosis)
 
 
+def lp_fallback(P: Prepared, diagnosis: list[str], who: str = "GH", root_lp=None, root=None) -> tuple[State, dict]:
+    """GH's fallback when the greedy is stuck: LP rounding with a short dive, else a restricted MILP stopped
+    at its first plan (:func:`~.lpround.lp_round` at the FALLBACK_* budget); ``root_lp``/``root`` reuse an
+    LP relaxation already solved. Raises ``InfeasibleError`` only when the LP relaxation is infeasible."""
+    return lp_round(P, root_lp, root, diagnosis=diagnosis, who=who, dive_steps=FALLBACK_DIVE_STEPS,
+                    max_configs=FALLBACK_CONFIGS, mip_nodes=FALLBACK_NODES)
+
+
 def gh_arrays(inst: Instance, P: Prepared | None = None, info: dict | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GH as arrays (y: C replicas, x: R fractions, u: I fractions); raises ``InfeasibleError``.
@@ -168,8 +176,7 @@ def gh_arrays(inst: Instance, P: Prepared | None = None, info: dict | None = Non
         st = greedy(P, info=info)
         info["fallback"] = None
     except InfeasibleError as e:
-        st, lp_info = lp_round(P, diagnosis=e.diagnosis, who="GH", dive_steps=FALLBACK_DIVE_STEPS,
-                               max_configs=FALLBACK_CONFIGS, mip_nodes=FALLBACK_NODES)
+        st, lp_info = lp_fallback(P, e.diagnosis)
         info["fallback"] = lp_info.get("rounding", "lp")
         info["greedy_stuck"] = e.diagnosis
     return verified(inst, st, P, "GH")

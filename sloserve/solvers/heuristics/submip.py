@@ -139,18 +139,16 @@ def restricted_mip(P: Prepared, configs: np.ndarray, *, time_limit: float = 1.0,
             start[oo:oo + nC] = (y0[cfg] > 0)
             start[os_:os_ + nJ] = np.bincount(jpos[inst.config_model[cfg]], weights=(y0[cfg] > 0), minlength=nJ) > 0
     info, col = _run(h, start)
-    stats = {"configs": int(nC), "routes": int(nR), "status": h.modelStatusToString(h.getModelStatus()),
-             "nodes": int(info.mip_node_count), "objective": float(info.objective_function_value),
-             "bound": float(info.mip_dual_bound), "presolve_off_rerun": False}
+    stats = {"configs": int(nC), "routes": int(nR), **_outcome(h, info), "presolve_off_rerun": False}
     if col is not None and not _consistent(cost, col, info) and (options or {}).get("presolve") != "off":
         # HiGHS said "optimal" at an objective its own solution does not have (HiGHS 1.16 with a MIP start and
         # presolve, docs/heuristics.md): its search cut off better plans, so solve again without presolve
         h.setOptionValue("presolve", "off")
         h.clearSolver()
+        nodes = stats["nodes"]
         info, col = _run(h, start)
-        stats.update(status=h.modelStatusToString(h.getModelStatus()), nodes=stats["nodes"] + int(info.mip_node_count),
-                     objective=float(info.objective_function_value), bound=float(info.mip_dual_bound),
-                     presolve_off_rerun=True)
+        stats.update(_outcome(h, info), presolve_off_rerun=True)
+        stats["nodes"] += nodes
     if col is None:  # no feasible solution
         return None, stats
     x = np.zeros(inst.R)
@@ -173,6 +171,12 @@ def _run(h: highspy.Highs, start: np.ndarray | None):
     if info.primal_solution_status != 2:
         return info, None
     return info, np.asarray(h.getSolution().col_value)
+
+
+def _outcome(h: highspy.Highs, info) -> dict:
+    """Status, nodes, objective and bound of the last run of ``h``."""
+    return {"status": h.modelStatusToString(h.getModelStatus()), "nodes": int(info.mip_node_count),
+            "objective": float(info.objective_function_value), "bound": float(info.mip_dual_bound)}
 
 
 def _consistent(cost: np.ndarray, col: np.ndarray, info) -> bool:

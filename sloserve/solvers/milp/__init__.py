@@ -64,13 +64,9 @@ def solve_milp(inst: Instance, opts: SolveOptions) -> Plan:
 
 
 def uncertainty_of(opts: SolveOptions):
-    """The :class:`~sloserve.problem.robust.Uncertainty` in ``opts.extra`` (``s_max``, default 1.3; ``gamma``,
-    default 1; ``s_error``, default None: errors inflate with s_max)."""
-    from ...problem.robust import Uncertainty
-    ex = opts.extra or {}
-    se = ex.get("s_error")
-    return Uncertainty(s_max=float(ex.get("s_max", 1.3)), gamma=int(ex.get("gamma", 1)),
-                       s_error=None if se is None else float(se))
+    """The :class:`~sloserve.problem.robust.Uncertainty` in ``opts.extra`` (:func:`~sloserve.problem.robust.uncertainty_from`)."""
+    from ...problem.robust import uncertainty_from
+    return uncertainty_from(opts.extra)
 
 
 @register_method("milp-robust", "robust MILP: delays and errors up to s_max on at most Γ routes per type "
