@@ -138,13 +138,24 @@ def open_notebook(page, url: str, rel: str, timeout_s: float = 60.0) -> None:
     # ?reset: a fresh workspace, not the tabs an earlier test left open
     page.goto(f"{url}/lab/tree/{rel}?reset", timeout=timeout_s * 1000)
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=timeout_s * 1000)
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    try:  # should the kernel dialog still appear, accept its default (the notebook's kernel)
-        page.wait_for_selector(".jp-Dialog:has-text('Select Kernel')", timeout=1500)
-        page.click(".jp-Dialog .jp-mod-accept")
-    except PlaywrightTimeout:
-        pass
+    accept_kernel_dialog(page, wait_ms=1500)  # should the kernel dialog still appear
     wait_kernel_idle(page, timeout_s)
+
+
+def accept_kernel_dialog(page, wait_ms: float = 0) -> bool:
+    """Accept JupyterLab's Select Kernel dialog with its default (the notebook's kernel), as a reader would,
+    if it shows (within ``wait_ms``; 0: only if it shows now); whether it did."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    sel = ".jp-Dialog:has-text('Select Kernel')"
+    if wait_ms:
+        try:
+            page.wait_for_selector(sel, timeout=wait_ms)
+        except PlaywrightTimeout:
+            return False
+    elif not page.locator(sel).count():
+        return False
+    page.click(".jp-Dialog .jp-mod-accept")
+    return True
 
 
 def wait_kernel_idle(page, timeout_s: float) -> None:
@@ -159,13 +170,10 @@ def run_all(page, tries: int = 6) -> None:
         .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     for _ in range(tries):
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count() and "Select Kernel" in dialog.first.inner_text():
-            # a busy machine can show the kernel dialog after open_notebook stopped waiting for it:
-            # accept its default (the notebook's kernel), as a reader would, and wait for that kernel
-            page.click(".jp-Dialog .jp-mod-accept")
+        if accept_kernel_dialog(page):  # a busy machine can show it after open_notebook stopped waiting
             wait_kernel_idle(page, 60.0)
             continue
+        dialog = page.locator(".jp-Dialog")
         if dialog.count():
             raise AssertionError(f"JupyterLab shows a dialog: {dialog.first.inner_text()!r}")
         page.click(".lm-MenuBar-itemLabel:text-is('Run')")
