@@ -36,7 +36,10 @@ def simulated_stress(compiled: Compiled, plans: dict[str, Plan | tuple[Compiled,
 
     ``latency_attainment`` counts SLO misses only; ``attainment`` also counts every request of a type
     whose inflated mean error exceeds its limit (with ``errors=False`` error rates stay as modelled:
-    the latency study alone).
+    the latency study alone). ``violated`` is the share of counted requests violated under that rule;
+    ``violated_errors_as_modelled`` the same share with error rates as modelled (× 1) whatever
+    ``errors`` says — one replay per (method, s) answers both the "delays and errors × s" and the
+    "delays × s" question.
 
     ``plans`` maps a method name to a plan on ``compiled``, or to (tables, plan) when the plan was made
     on other beliefs (``sim.verify``: its routes and design batches), judged on ``compiled``'s SLOs."""
@@ -57,9 +60,10 @@ def simulated_stress(compiled: Compiled, plans: dict[str, Plan | tuple[Compiled,
         share = np.bincount(inst.route_i, weights=a.x, minlength=inst.I)
         err = np.bincount(inst.route_i, weights=a.x * inst.error, minlength=inst.I)
         infra = float(inst.cost @ a.y + inst.fixed_cost_of(a.y, a.x))
+        nominal_err = np.divide(err, share, out=np.zeros(inst.I), where=share > 0)
         for s in factors:
-            mean_err = np.divide(err * (s if errors else 1.0), share, out=np.zeros(inst.I), where=share > 0)
-            err_bad = mean_err > inst.max_error * (1 + 1e-9)
+            err_bad = nominal_err * (s if errors else 1.0) > inst.max_error * (1 + 1e-9)
+            err_bad_1 = nominal_err > inst.max_error * (1 + 1e-9)
             res = simulate(judged, plan, arrivals, engine=dataclasses.replace(engine, step_scale=float(s)),
                            horizon_s=horizon, seed=seed)
             req = res.requests
@@ -69,12 +73,14 @@ def simulated_stress(compiled: Compiled, plans: dict[str, Plan | tuple[Compiled,
             qi = pd.Index(qt["query_type"]).get_indexer(req["query_type"])
             ok = slo_ok & ~err_bad[qi]
             bad = counted & ~ok  # penalties: unserved requests too
+            bad_1 = counted & ~(slo_ok & ~err_bad_1[qi])
             penalty = float((pen[qi] * bad).sum() / duration_s * SECONDS_PER_HOUR)
             rows.append({"method": name, "s": float(s), "demand": demand, "cv": cv,
                          "latency_attainment": float(slo_ok[served].mean()) if served.any() else np.nan,
                          "attainment": float(ok[served].mean()) if served.any() else np.nan,
                          "unserved": float(1 - served[counted].mean()) if counted.any() else np.nan,
                          "violated": float(bad[counted].mean()) if counted.any() else np.nan,
+                         "violated_errors_as_modelled": float(bad_1[counted].mean()) if counted.any() else np.nan,
                          "error_violated_types": int(err_bad.sum()), "in_flight": res.counts()["in_flight"],
                          "infra_cost_per_hour": infra, "penalty_per_hour": penalty,
                          "total_cost_per_hour": infra + penalty})

@@ -200,6 +200,18 @@ def test_simulated_stress_degrades_with_slowdown(compiled, plan):
     assert (t.filter(like="cost").to_numpy() >= 0).all()
 
 
+def test_simulated_stress_reports_errors_as_modelled_from_the_same_replay(compiled, plan):
+    """Inflating the errors can only add violations; without inflation the two shares agree."""
+    both = simulated_stress(compiled, {"agh": plan}, factors=(1.0, 1.3), duration_s=300.0)
+    delays = simulated_stress(compiled, {"agh": plan}, factors=(1.0, 1.3), duration_s=300.0, errors=False)
+    assert (both["violated_errors_as_modelled"] <= both["violated"] + 1e-12).all()
+    np.testing.assert_allclose(both["violated_errors_as_modelled"], delays["violated"])
+    np.testing.assert_allclose(delays["violated_errors_as_modelled"], delays["violated"])
+    assert both["violated"].iloc[0] == pytest.approx(both["violated_errors_as_modelled"].iloc[0])
+    assert both["error_violated_types"].iloc[1] > 0  # at s = 1.3 inflated errors break limits ...
+    assert both["violated"].iloc[1] > both["violated_errors_as_modelled"].iloc[1]  # ... and that shows
+
+
 @pytest.mark.parametrize("field, value", [("target", 0.0), ("target", 1.5), ("duration_s", 0.0), ("max_duration_s", -1.0),
                                           ("min_requests", -1), ("max_iterations", 0), ("refine_iterations", -1),
                                           ("trim_iterations", -1), ("derate_step", 1.0), ("slo_step", 0.0),
