@@ -66,7 +66,7 @@ class AghBudget:
 BUDGETS: dict[str, AghBudget] = {
     "S": AghBudget("S", 0.5, 10.0, dive_steps=25, configs=400, per_type=2, routes_per_type=0, nodes=500, sols=None,
                    polish_configs=150, polish_nodes=300, starts=3, ls_passes=4, ls_trials=400),
-    "M": AghBudget("M", 0.8, 10.0, dive_steps=25, configs=160, per_type=2, routes_per_type=10, nodes=300, sols=None,
+    "M": AghBudget("M", 0.8, 10.0, dive_steps=25, configs=160, per_type=2, routes_per_type=20, nodes=300, sols=None,
                    polish_configs=150, polish_nodes=200, starts=2, ls_passes=2, ls_trials=200),
     "L": AghBudget("L", 1.0, 10.0, dive_steps=5, configs=120, per_type=1, routes_per_type=8, nodes=50, sols=4,
                    polish_configs=120, polish_nodes=50, starts=0, ls_passes=1, ls_trials=100, certify_gap=0.005),
