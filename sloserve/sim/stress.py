@@ -61,9 +61,9 @@ def simulated_stress(compiled: Compiled, plans: dict[str, Plan | tuple[Compiled,
         err = np.bincount(inst.route_i, weights=a.x * inst.error, minlength=inst.I)
         infra = float(inst.cost @ a.y + inst.fixed_cost_of(a.y, a.x))
         nominal_err = np.divide(err, share, out=np.zeros(inst.I), where=share > 0)
+        err_bad_1 = nominal_err > inst.max_error * (1 + 1e-9)  # types over their limit with errors as modelled
         for s in factors:
             err_bad = nominal_err * (s if errors else 1.0) > inst.max_error * (1 + 1e-9)
-            err_bad_1 = nominal_err > inst.max_error * (1 + 1e-9)
             res = simulate(judged, plan, arrivals, engine=dataclasses.replace(engine, step_scale=float(s)),
                            horizon_s=horizon, seed=seed)
             req = res.requests
