@@ -5,8 +5,9 @@
 
 For each instance (``sloserve.model.regimes``) and each value of the field, AGH runs with its size's
 budget (``agh.BUDGETS``) but that field replaced; the gap is against the reference in
-``docs/regimes_milp.csv`` (the MILP optimum, or its bound where it stopped at the time limit — then
-the gap is an upper bound). Instances without a reference there are skipped. Prints per regime and value the
+``docs/regimes_milp.csv`` (``regimes.reference``: the MILP optimum, or its bound where it stopped at the
+time limit — then the gap is an upper bound). Instances without a reference there, or whose tables no
+longer have the fingerprint the reference was measured on, are skipped and listed. Prints per regime and value the
 median / worst gap and the median time, the time as a ratio to the first value's on the same instances,
 and every instance whose gap moved by more than 0.01 points. The values run back to back on each
 instance, so the time ratios share the machine's load. This is where a budget is chosen: on tuning
@@ -19,7 +20,6 @@ import importlib
 import os
 import time
 from dataclasses import fields, replace
-from pathlib import Path
 
 import pandas as pd
 
@@ -27,10 +27,9 @@ from sloserve.model.regimes import REGIMES, regime_instance
 from sloserve.problem.instance import build_instance
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
+from regimes import MILP_CSV, fingerprint, reference  # benchmarks/regimes.py
 
 agh = importlib.import_module("sloserve.solvers.heuristics.agh")  # the module, not the registered method
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "docs" / "regimes_milp.csv"
 
 
 def seeds_of(text: str) -> list[int]:
@@ -44,38 +43,53 @@ def seeds_of(text: str) -> list[int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="M")
-    ap.add_argument("--vary", required=True, help="FIELD=V1,V2,... (an AghBudget field, integer values)")
+    ap.add_argument("--vary", required=True, help="FIELD=V1,V2,... (an integer AghBudget field)")
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--regimes", default=",".join(REGIMES))
     ap.add_argument("--out", default=None, help="write the per-instance rows as CSV")
     args = ap.parse_args()
     field, _, values = args.vary.partition("=")
-    names = {f.name for f in fields(agh.AghBudget)}
+    names = {f.name for f in fields(agh.AghBudget) if str(f.type).startswith("int")}  # the integer counts
+    if args.size not in agh.BUDGETS:
+        ap.error(f"--size: unknown {args.size!r}; allowed: {', '.join(agh.BUDGETS)}")
     if field not in names or not values:
         ap.error(f"--vary: expected FIELD=V1,V2 with FIELD one of {', '.join(sorted(names))}; got {args.vary!r}")
-    vals = [int(v) for v in values.split(",")]
-    ref = pd.read_csv(REFERENCE)
+    try:
+        vals = [int(v) for v in values.split(",")]
+    except ValueError:
+        ap.error(f"--vary: the values of {field} must be integers, got {values!r}")
+    try:
+        seeds = seeds_of(args.seeds)
+    except ValueError:
+        ap.error(f"--seeds: expected A-B or a comma-separated list of integers, got {args.seeds!r}")
+    unknown = [r for r in args.regimes.split(",") if r not in REGIMES]
+    if unknown:
+        ap.error(f"--regimes: unknown {', '.join(unknown)}; allowed: {', '.join(REGIMES)}")
+    ref = pd.read_csv(MILP_CSV)
     print(f"machine: {describe()}; 1-minute load {os.getloadavg()[0]:.2f} at the start")
-    rows = []
+    rows, skipped = [], []
     for regime in args.regimes.split(","):
-        for seed in seeds_of(args.seeds):
-            r = ref[(ref["regime"] == regime) & (ref["size"] == args.size) & (ref["seed"] == seed)]
-            if r.empty:
+        for seed in seeds:
+            ri = regime_instance(regime, args.size, seed)
+            r = ref[(ref["regime"] == regime) & (ref["size"] == args.size) & (ref["seed"] == seed)
+                    & (ref["fingerprint"] == fingerprint(ri.compiled))]
+            target, kind = reference(r.iloc[0]) if len(r) else (float("nan"), "none")
+            if kind == "none":
+                skipped.append(f"{regime} s{seed}")
                 continue
-            r = r.iloc[0]
-            opt = r["milp_status"] == "optimal"
-            target = float(r["milp_objective"] if opt else r["milp_bound"])
-            inst = build_instance(regime_instance(regime, args.size, seed).compiled)
+            inst = build_instance(ri.compiled)
             for v in vals:
                 budget = replace(agh.agh_budget(inst), **{field: v})
                 t0 = time.perf_counter()
                 (y, x, u), st = agh.agh_arrays(inst, budget=budget)
                 secs = time.perf_counter() - t0
                 cost = inst.objective(y, u, x)
-                rows.append({"regime": regime, "seed": seed, field: v, "reference": "optimum" if opt else "bound",
+                rows.append({"regime": regime, "seed": seed, field: v, "reference": kind,
                              "gap": cost / target - 1, "agh_s": secs, "stopped_by": st["stopped_by"]})
             print(f"{regime} s{seed}: " + ", ".join(f"{field}={q[field]} {100 * q['gap']:.2f}% {q['agh_s']:.2f} s"
                                                    for q in rows[-len(vals):]), flush=True)
+    if skipped:
+        print(f"no reference in {MILP_CSV.name} for these tables (run benchmarks/regimes.py milp): {', '.join(skipped)}")
     df = pd.DataFrame(rows)
     if args.out:
         df.to_csv(args.out, index=False)

@@ -193,7 +193,7 @@ GH_TIME_TARGET = {"L": 0.1}
 BEGIN, END = "<!-- regimes:begin -->", "<!-- regimes:end -->"
 
 
-def _reference(r) -> tuple[float, str]:
+def reference(r) -> tuple[float, str]:
     """(reference $/h, "opt" | "bound" | "none") of one MILP row: the optimum when proven, else the best
     bound when it is positive (a bound of 0 — the MILP's root not finished — says nothing)."""
     if r["milp_status"] == "optimal" and np.isfinite(r["milp_objective"]):
@@ -225,7 +225,7 @@ def _joined() -> pd.DataFrame:
     h = pd.read_csv(HEUR_CSV)
     df = h.merge(m.drop(columns=["size_class", "query_types", "configs", "routes"]),
                  on=["regime", "size", "seed", "fingerprint"], how="inner")
-    ref = df.apply(_reference, axis=1, result_type="expand")
+    ref = df.apply(reference, axis=1, result_type="expand")
     df["ref"], df["ref_kind"] = ref[0], ref[1]
     for name in ("gh", "agh"):
         df[f"{name}_gap"] = (df[f"{name}_cost"] - df["ref"]) / df["ref"].abs().clip(lower=1e-9)
