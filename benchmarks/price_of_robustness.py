@@ -258,6 +258,21 @@ def main() -> None:
     plot(fronts, sim_fronts)
 
 
+def cheapest(g: pd.DataFrame, rank: dict, by: str = "infra_cost_per_hour", within: tuple[str, float] | None = None) -> str:
+    """The method of ``g`` (one instance, one s) lowest in ``by`` among the rows whose column ``within[0]`` is at
+    most ``within[1]``; ties (the same plan) go to the method ranked first; "none" when no row qualifies."""
+    if within is not None:
+        g = g[g[within[0]] <= within[1]]
+    if g.empty:
+        return "none"
+    return g.assign(order=g["method"].map(rank)).sort_values([by, "order"])["method"].iloc[0]
+
+
+def tally(picks: list[str]) -> str:
+    """"method count" for each method picked, most picked first."""
+    return ", ".join(f"{m} {k}" for m, k in pd.Series(picks).value_counts().items())
+
+
 def pareto(g: pd.DataFrame) -> list[str]:
     """The methods of ``g`` (columns prem, viol) that no other method beats on both, cheapest first."""
     front = [m for m in g.index if not ((g["viol"] <= g.loc[m, "viol"]) & (g["prem"] <= g.loc[m, "prem"])
@@ -296,17 +311,14 @@ def sim_section(sd: pd.DataFrame, world: str) -> tuple[str, pd.DataFrame, list[s
               "with ≤ 1 % violated requests (how many instances each method wins; \"none\" = no plan stays within):", "",
               f"| s | cheapest with ≤ {100 * SIM_SAFE:g} % violated | cheapest with ≤ 1 % violated |", "|---|---|---|"]
     rank = {m: k for k, m in enumerate(methods)}
-    tally = lambda xs: ", ".join(f"{m} {k}" for m, k in pd.Series(xs).value_counts().items())
     for s in SIM_FACTORS:
         picks = {SIM_SAFE: [], 0.01: []}
         for inst in names:
             g = ok[(ok["instance"] == inst) & (ok["s"] == s)]
             if g.empty:
                 continue
-            g = g.assign(order=g["method"].map(rank)).sort_values(["infra_cost_per_hour", "order"])
             for lim, out in picks.items():
-                w = g[g["violated"] <= lim]
-                out.append(w["method"].iloc[0] if len(w) else "none")
+                out.append(cheapest(g, rank, within=("violated", lim)))
         lines.append(f"| {s:g} | {tally(picks[SIM_SAFE])} | {tally(picks[0.01])} |")
     everywhere = [m for m in methods if ok[ok["method"] == m]["instance"].nunique() == len(names)]
     at = ok[ok["s"] == PLOT_S]
@@ -376,11 +388,8 @@ def section(df: pd.DataFrame, world: str) -> tuple[str, pd.DataFrame, list[str]]
             g = at[at["instance"] == inst]
             if g.empty:
                 continue
-            g = g.assign(order=g["method"].map(rank))  # ties (the same plan) go to the method listed first
-            ok1 = g[g["violation"] <= 0.01].sort_values(["infra_cost_per_hour", "order"])
-            safe.append(ok1["method"].iloc[0] if len(ok1) else "none")
-            total.append(g.sort_values(["total_cost_per_hour", "order"])["method"].iloc[0])
-        tally = lambda xs: ", ".join(f"{m} {k}" for m, k in pd.Series(xs).value_counts().items())
+            safe.append(cheapest(g, rank, within=("violation", 0.01)))  # ties (the same plan): the method listed first
+            total.append(cheapest(g, rank, by="total_cost_per_hour"))
         lines.append(f"| {s:g} | {tally(safe)} | {tally(total)} |")
     # Pareto front at s = 1.3 (uniform): premium vs violation, over the methods that planned every instance
     everywhere = [m for m in methods if u[u["method"] == m]["instance"].nunique() == len(names)]
