@@ -184,6 +184,8 @@ def main() -> None:
     bad = [w for w in worlds if w not in WORLDS]
     if bad:
         ap.error(f"--worlds: unknown {', '.join(bad)}; allowed: {', '.join(WORLDS)}")
+    if not args.sim_duration >= 0:
+        ap.error(f"--sim-duration: must be >= 0 seconds (0: analytic only), got {args.sim_duration:g}")
     load_methods()
     rows, kept, sim_rows = [], [], []
     l0 = os.getloadavg()[0]
