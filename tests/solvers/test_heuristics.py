@@ -8,10 +8,19 @@ from sloserve.checker import check_arrays
 from sloserve.problem.instance import build_instance
 from sloserve.solvers import METHODS, SolveOptions, load_methods, solve
 from sloserve.solvers.heuristics import agh_arrays, gh_arrays, local_search, prepare, State
-from sloserve.solvers.heuristics.core import _add
+from sloserve.solvers.heuristics.core import _add, ceil_need, ceil_need_1
 from sloserve.solvers.heuristics.gh import hardest_first
 
 from ..factories import make_compiled, tiny_compiled
+
+
+def test_scalar_replica_rounding_is_the_arrays_rounding():
+    """``ceil_need_1`` (the greedy's per-placement scalar) rounds exactly as ``ceil_need`` (and so as
+    ``Instance.replicas_needed``), including loads a hair above an integer, negatives and zero."""
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.uniform(-2, 50, 2000), np.arange(0, 40) + 1e-10, np.arange(0, 40) * (1 + 1e-8),
+                        np.arange(0, 40) * (1 - 1e-8), [0.0, -0.0, 1e-13, -1e-13, 1.0, 2.0]])
+    assert [ceil_need_1(t) for t in v] == ceil_need(v).tolist()
 
 
 def test_tiny_optimum_found():
