@@ -26,6 +26,8 @@ from ...vocab import SECONDS_PER_HOUR
 EPS_FRACTION = 1e-9
 #: slack kept on credit rows (error, delay) and on integer rounding, relative
 EPS_CREDIT = 1e-9
+#: how a stuck placement names what ran out (GH's restart rule in gh._greedy reads these, not prose)
+WHY_AVAILABILITY, WHY_BUDGET = "availability exhausted", "budget"
 
 
 def ceil_need(need: np.ndarray | float) -> np.ndarray:
@@ -576,9 +578,9 @@ def _diagnose(P: Prepared, st: State, i: int, routes, allowed, usable, room_u, c
     full = allowed & (inst.available[k] - st.gpu_used[k] < inst.gpus[rc])
     if full.any():
         gp = sorted({str(inst.gpu_ids[kk]) for kk in k[full]})
-        why.append(f"availability exhausted on GPU type(s) {', '.join(gp)}")
+        why.append(f"{WHY_AVAILABILITY} on GPU type(s) {', '.join(gp)}")
     if np.isfinite(inst.budget) and (allowed & (inst.budget - st.spend < inst.cost[rc])).any():
-        why.append(f"budget {inst.budget:.2f} $/h reached (spent {st.spend:.2f})")
+        why.append(f"{WHY_BUDGET} {inst.budget:.2f} $/h reached (spent {st.spend:.2f})")
     if (allowed & (st.y[rc] >= inst.max_replicas[rc])).any():
         why.append("max_replicas reached")
     txt = "; ".join(why) or "no route with capacity left"

@@ -21,7 +21,7 @@ from ...problem.instance import Instance
 from ...problem.plan import Plan, plan_from_arrays
 from ...vocab import Status
 from ..methods import SolveOptions, register_method
-from .core import Knobs, Prepared, State, insert_type, prepare
+from .core import WHY_AVAILABILITY, WHY_BUDGET, Knobs, Prepared, State, insert_type, prepare
 from .lpround import lp_round, verified
 
 
@@ -50,6 +50,8 @@ def construct(P: Prepared, order: np.ndarray, knobs: Knobs | None = None) -> tup
 FALLBACK_DIVE_STEPS, FALLBACK_CONFIGS, FALLBACK_NODES = 5, 120, 50
 #: squeaky-wheel restarts per pass (a stuck type moves to the front); more passes follow instead
 MAX_RESTARTS = 4
+#: a pass stuck because a GPU type ran out stops its restarts (the GPU-frugal rescue pass follows)
+SKIP_RESTARTS_WHEN_GPUS_RUN_OUT = True
 
 
 def model_cover(P: Prepared) -> np.ndarray | None:
@@ -149,9 +151,11 @@ def _greedy(P: Prepared, knobs: Knobs | None, order: np.ndarray | None, max_rest
             return st
         if why not in diagnosis:
             diagnosis.append(why)
-        if "budget" in why and (knobs is None or not knobs.unserved_first) and np.isfinite(P.inst.budget) \
+        if WHY_BUDGET in why and (knobs is None or not knobs.unserved_first) and np.isfinite(P.inst.budget) \
                 and (P.inst.max_unserved > 0).any():
             break  # the budget ran out: reordering rarely helps, the unserved-first passes do
+        if SKIP_RESTARTS_WHEN_GPUS_RUN_OUT and WHY_AVAILABILITY in why and (knobs is None or not knobs.frugal):
+            break  # GPUs ran out: the frugal pass follows (see SKIP_RESTARTS_WHEN_GPUS_RUN_OUT)
         order = np.concatenate(([stuck], order[order != stuck]))
     raise InfeasibleError("GH found no feasible plan", diagnosis=diagnosis)
 
