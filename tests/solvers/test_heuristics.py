@@ -291,3 +291,36 @@ def test_agh_gives_the_same_plan_on_a_slow_machine(monkeypatch, regime):
         np.testing.assert_array_equal(p, q)
     (_, s2) = agh_arrays(inst, seed=0, time_cap_s=0.3)
     assert s2["stopped_by"] == "time_cap"
+
+
+def test_gh_stops_restarting_a_pass_when_a_gpu_type_runs_out(monkeypatch):
+    """On a scarce-GPU instance whose plain passes get stuck on availability (tight_gpus S seed 2), each
+    plain pass is tried once (no squeaky-wheel reorderings: they never rescued one on the regime
+    instances) and the GPU-frugal pass gives the plan; with the rule off the restarts come back and
+    the plan is the same."""
+    import importlib
+
+    from sloserve.model.regimes import regime_instance
+
+    gh_mod = importlib.import_module("sloserve.solvers.heuristics.gh")
+    inst = build_instance(regime_instance("tight_gpus", "S", 2).compiled)
+    calls: list[tuple[bool, bool, bool]] = []
+    real = gh_mod.construct
+
+    def counted(P, order, knobs=None):
+        st, why, stuck = real(P, order, knobs)
+        calls.append((bool(knobs and knobs.linear), bool(knobs and knobs.frugal), st is not None))
+        return st, why, stuck
+
+    monkeypatch.setattr(gh_mod, "construct", counted)
+    info: dict = {}
+    fast = gh_mod.gh_arrays(inst, info=info)
+    assert info["pass"] == "frugal" and info["fallback"] is None
+    assert calls[:2] == [(False, False, False), (True, False, False)] and calls[2][1] and calls[-1][2]
+    n_fast = len(calls)
+    calls.clear()
+    monkeypatch.setattr(gh_mod, "SKIP_RESTARTS_WHEN_GPUS_RUN_OUT", False)
+    slow = gh_mod.gh_arrays(inst, info={})
+    assert len(calls) > n_fast
+    for p, q in zip(fast, slow):
+        np.testing.assert_array_equal(p, q)
