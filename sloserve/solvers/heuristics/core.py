@@ -272,8 +272,14 @@ def _limits(P: Prepared, st: State, c: np.ndarray, fnew: np.ndarray) -> np.ndarr
 
 def _fill(a, b, cu, mu, y, n):
     """Largest fraction that fits on ``y + n`` replicas already loaded with (cu, mu)."""
-    ta = np.where(a > 0, (y + n - cu) / np.where(a > 0, a, 1.0), np.inf)
-    tb = np.where(b > 0, (y + n - mu) / np.where(b > 0, b, 1.0), np.inf)
+    return _fill_masked(a > 0, np.where(a > 0, a, 1.0), b > 0, np.where(b > 0, b, 1.0), cu, mu, y, n)
+
+
+def _fill_masked(apos, aden, bpos, bden, cu, mu, y, n):
+    """:func:`_fill` with the masks ``a > 0`` and denominators ``where(a > 0, a, 1)`` computed once
+    (``_insert`` reuses them for every step of a type; same arithmetic, same result)."""
+    ta = np.where(apos, (y + n - cu) / aden, np.inf)
+    tb = np.where(bpos, (y + n - mu) / bden, np.inf)
     return np.maximum(np.minimum(ta, tb), 0.0)
 
 
@@ -324,6 +330,8 @@ def _insert(P: Prepared, st: State, i: int, routes: np.ndarray, forbid: np.ndarr
     fixed = inst.fixed_cost[rj]
     base_ok = np.ones(len(routes), dtype=bool) if forbid is None else ~forbid[rc]
     zeta = inst.max_unserved[i]
+    apos, bpos = ra > 0, rb > 0
+    aden, bden = np.where(apos, ra, 1.0), np.where(bpos, rb, 1.0)
     for _ in range(max_steps):
         f = st.rem[i]
         if f <= EPS_FRACTION:
@@ -336,7 +344,8 @@ def _insert(P: Prepared, st: State, i: int, routes: np.ndarray, forbid: np.ndarr
         allowed = base_ok & (opened | (dep_ok & model_ok))
         fnew = np.where(st.model_cnt[rj] > 0, 0.0, fixed)
         nmax = _limits(P, st, rc, fnew)
-        spare = np.where(opened, _fill(ra, rb, st.cu[rc], st.mu[rc], y, 0), 0.0)
+        cu, mu = st.cu[rc], st.mu[rc]
+        spare = np.where(opened, _fill_masked(apos, aden, bpos, bden, cu, mu, y, 0), 0.0)
         usable = allowed & ((spare > EPS_FRACTION) | (nmax >= 1))
         # anchor: the usable route (or unserved room) best on error and delay together
         room_u = max(zeta - st.u[i], 0.0)
@@ -359,10 +368,10 @@ def _insert(P: Prepared, st: State, i: int, routes: np.ndarray, forbid: np.ndarr
         T = np.minimum(f, tcap)
         # spare capacity on open replicas is a free chunk of its own
         T = np.where(opened & (spare > EPS_FRACTION), np.minimum(T, spare), T)
-        need = np.maximum(st.cu[rc] + T * ra, st.mu[rc] + T * rb)
+        need = np.maximum(cu + T * ra, mu + T * rb)
         nreq = np.maximum(ceil_need(need) - y, np.where(opened, 0, 1))
         n = np.minimum(nreq, nmax)
-        absorbed = np.where(n >= nreq, T, np.minimum(_fill(ra, rb, st.cu[rc], st.mu[rc], y, n), T))
+        absorbed = np.where(n >= nreq, T, np.minimum(_fill_masked(apos, aden, bpos, bden, cu, mu, y, n), T))
         absorbed = np.where(opened | (n >= 1), absorbed, 0.0)
         marginal = n * cost + np.where(opened, 0.0, fnew)
         ok = usable & (absorbed > EPS_FRACTION)
