@@ -27,17 +27,9 @@ from sloserve.model.regimes import REGIMES, regime_instance
 from sloserve.problem.instance import build_instance
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
-from regimes import MILP_CSV, fingerprint, reference  # benchmarks/regimes.py
+from regimes import MILP_CSV, choices_arg, fingerprint, reference, seeds_arg  # benchmarks/regimes.py
 
 agh = importlib.import_module("sloserve.solvers.heuristics.agh")  # the module, not the registered method
-
-
-def seeds_of(text: str) -> list[int]:
-    """``0-9`` or ``0,3,5``."""
-    if "-" in text:
-        a, b = text.split("-")
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def main() -> None:
@@ -58,17 +50,12 @@ def main() -> None:
         vals = [int(v) for v in values.split(",")]
     except ValueError:
         ap.error(f"--vary: the values of {field} must be integers, got {values!r}")
-    try:
-        seeds = seeds_of(args.seeds)
-    except ValueError:
-        ap.error(f"--seeds: expected A-B or a comma-separated list of integers, got {args.seeds!r}")
-    unknown = [r for r in args.regimes.split(",") if r not in REGIMES]
-    if unknown:
-        ap.error(f"--regimes: unknown {', '.join(unknown)}; allowed: {', '.join(REGIMES)}")
+    seeds = seeds_arg(ap, args.seeds)
+    regimes = choices_arg(ap, args.regimes, REGIMES, "--regimes")
     ref = pd.read_csv(MILP_CSV)
     print(f"machine: {describe()}; 1-minute load {os.getloadavg()[0]:.2f} at the start")
     rows, skipped = [], []
-    for regime in args.regimes.split(","):
+    for regime in regimes:
         for seed in seeds:
             ri = regime_instance(regime, args.size, seed)
             r = ref[(ref["regime"] == regime) & (ref["size"] == args.size) & (ref["seed"] == seed)

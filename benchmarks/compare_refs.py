@@ -15,20 +15,20 @@ told apart from a quieter machine.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from machine import describe  # benchmarks/machine.py (this script's folder is on sys.path)
-from agh_budgets import seeds_of  # benchmarks/agh_budgets.py
+from regimes import choices_arg, seeds_arg  # benchmarks/regimes.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,10 @@ def checkout(ref: str, dest: Path) -> Path:
     """``git archive`` of ``ref`` unpacked into ``dest`` (no work tree of this repository is touched)."""
     data = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
-        tf.extractall(dest, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: refuse paths outside dest
+            tf.extractall(dest, filter="data")
+        else:  # the archive is this repository's own git tree
+            tf.extractall(dest)
     return dest
 
 
@@ -79,6 +82,7 @@ def ask(w: subprocess.Popen, key) -> dict:
 
 def main() -> None:
     from sloserve.model.regimes import REGIMES
+    from sloserve.problem.size import SIZE_CLASSES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", required=True, help="git revision to compare against (e.g. a commit)")
     ap.add_argument("--head", default=None, help="folder of the other revision (default: this working tree)")
@@ -87,14 +91,9 @@ def main() -> None:
     ap.add_argument("--regimes", default=",".join(REGIMES))
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    regimes = args.regimes.split(",")
-    bad = [r for r in regimes if r not in REGIMES]
-    if bad:
-        ap.error(f"--regimes: unknown {', '.join(bad)}; allowed: {', '.join(REGIMES)}")
-    try:
-        seeds = seeds_of(args.seeds)
-    except ValueError:
-        ap.error(f"--seeds: {args.seeds!r} is not like 0-4 or 0,3,5")
+    regimes = choices_arg(ap, args.regimes, REGIMES, "--regimes")
+    choices_arg(ap, args.size, SIZE_CLASSES, "--size")
+    seeds = seeds_arg(ap, args.seeds)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             base = checkout(args.base, Path(tmp))
@@ -129,14 +128,15 @@ def main() -> None:
         print("not compared (tables differ between the revisions):", ", ".join(skipped))
     out = []
     for regime, g in df.groupby("regime", sort=False):
-        same = lambda a, b: int((~np.isclose(g[a], g[b], rtol=1e-9, atol=1e-9)).sum())
+        def changed(col: str) -> int:
+            """Instances whose ``col`` (a plan's cost) differs between the revisions."""
+            return int((~np.isclose(g[f"base_{col}"], g[f"head_{col}"], rtol=1e-9, atol=1e-9)).sum())
         out.append({"regime": regime, "n": len(g),
                     "GH s base": g.base_gh_s.median(), "GH s head": g.head_gh_s.median(),
                     "GH head/base": (g.head_gh_s / g.base_gh_s).median(),
                     "AGH s base": g.base_agh_s.median(), "AGH s head": g.head_agh_s.median(),
                     "AGH head/base": (g.head_agh_s / g.base_agh_s).median(),
-                    "GH plans changed": same("base_gh_cost", "head_gh_cost"),
-                    "AGH plans changed": same("base_agh_cost", "head_agh_cost")})
+                    "GH plans changed": changed("gh_cost"), "AGH plans changed": changed("agh_cost")})
     cols = list(out[0])
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in out:

@@ -44,6 +44,34 @@ MILP_CSV = DOCS / "regimes_milp.csv"
 HEUR_CSV = DOCS / "regimes_heuristics.csv"
 
 
+def seeds_of(text: str) -> list[int]:
+    """``0-9`` or ``0,3,5``; raises ``ValueError`` on anything else."""
+    if "-" in text:
+        a, b = text.split("-")
+        return list(range(int(a), int(b) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def seeds_arg(ap: argparse.ArgumentParser, text: str, flag: str = "--seeds") -> list[int]:
+    """:func:`seeds_of`, or a usage error (exit 2) naming ``flag``."""
+    try:
+        seeds = seeds_of(text)
+    except ValueError:
+        ap.error(f"{flag}: expected A-B or a comma-separated list of integers, got {text!r}")
+    if not seeds or min(seeds) < 0:
+        ap.error(f"{flag}: expected non-negative seeds, got {text!r}")
+    return seeds
+
+
+def choices_arg(ap: argparse.ArgumentParser, text: str, allowed, flag: str) -> list[str]:
+    """A comma-separated list whose every item is in ``allowed``, or a usage error (exit 2) naming ``flag``."""
+    items = text.split(",")
+    unknown = [v for v in items if v not in allowed]
+    if unknown:
+        ap.error(f"{flag}: unknown {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return items
+
+
 def fingerprint(compiled) -> str:
     """SHA-256 (first 16 hex digits) of the tables a method reads."""
     h = hashlib.sha256()
@@ -174,8 +202,12 @@ def main() -> None:
     ap.add_argument("--overwrite", action="store_true", help="heuristics: start the CSV afresh")
     ap.add_argument("--no-doc", action="store_true", help="report: print only, leave docs/heuristics.md as it is")
     args = ap.parse_args()
-    args.sizes = args.sizes.split(",")
-    args.regimes = args.regimes.split(",")
+    args.sizes = choices_arg(ap, args.sizes, SIZE_CLASSES, "--sizes")
+    args.regimes = choices_arg(ap, args.regimes, REGIMES, "--regimes")
+    if args.seeds < 1 or args.first_seed < 0:
+        ap.error(f"--seeds / --first-seed: expected a count >= 1 from a seed >= 0, got {args.seeds} from {args.first_seed}")
+    if args.step == "milp" and not args.time_limit > 0:
+        ap.error(f"--time-limit: must be > 0 seconds, got {args.time_limit:g}")
     args.seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.step == "milp":
         run_milp(args)

@@ -1,29 +1,12 @@
-"""benchmarks/compare_refs.py: two revisions side by side; bad flags exit 2 naming the flag."""
+"""benchmarks/compare_refs.py: two revisions side by side (its bad flags: tests/solvers/test_benchmark_flags.py)."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
+import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "compare_refs.py"
-
-
-def run(*args):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, cwd=REPO,
-                          timeout=300)
-
-
-@pytest.mark.parametrize("args, flag", [(["--base", "HEAD", "--regimes", "tight_gpu"], "--regimes"),
-                                        (["--base", "HEAD", "--seeds", "a-b"], "--seeds"),
-                                        (["--base", "no-such-revision-xyz"], "--base")])
-def test_bad_flags_exit_2_naming_the_flag(args, flag):
-    r = run(*args)
-    assert r.returncode == 2 and flag in r.stderr, r.stderr
+from .test_benchmark_flags import REPO, run_script
 
 
 def test_head_against_itself_changes_no_plan(tmp_path):
@@ -32,10 +15,10 @@ def test_head_against_itself_changes_no_plan(tmp_path):
     if subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True).returncode != 0:
         pytest.skip("not a git checkout")
     out = tmp_path / "rows.csv"
-    r = run("--base", "HEAD", "--size", "S", "--seeds", "1", "--regimes", "tight_gpus", "--out", str(out))
+    r = run_script("compare_refs.py", "--base", "HEAD", "--size", "S", "--seeds", "1", "--regimes", "tight_gpus",
+                   "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "| tight_gpus | 1 |" in r.stdout
-    import pandas as pd
     df = pd.read_csv(out)
     assert len(df) == 1 and df.loc[0, "base_gh_s"] > 0 and df.loc[0, "head_agh_s"] > 0
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "sloserve"], capture_output=True, text=True).stdout
