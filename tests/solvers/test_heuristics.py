@@ -305,11 +305,13 @@ def test_gh_stops_restarting_a_pass_when_a_gpu_type_runs_out(monkeypatch):
     gh_mod = importlib.import_module("sloserve.solvers.heuristics.gh")
     inst = build_instance(regime_instance("tight_gpus", "S", 2).compiled)
     calls: list[tuple[bool, bool, bool]] = []
+    whys = []
     real = gh_mod.construct
 
     def counted(P, order, knobs=None):
         st, why, stuck = real(P, order, knobs)
         calls.append((bool(knobs and knobs.linear), bool(knobs and knobs.frugal), st is not None))
+        whys.append(why)
         return st, why, stuck
 
     monkeypatch.setattr(gh_mod, "construct", counted)
@@ -317,6 +319,8 @@ def test_gh_stops_restarting_a_pass_when_a_gpu_type_runs_out(monkeypatch):
     fast = gh_mod.gh_arrays(inst, info=info)
     assert info["pass"] == "frugal" and info["fallback"] is None
     assert calls[:2] == [(False, False, False), (True, False, False)] and calls[2][1] and calls[-1][2]
+    # the rule reads what ran out from the stuck reason's flags; its text says the same to a reader
+    assert all(w.gpus_out and "availability exhausted" in w for w in whys[:2]) and whys[-1] == ""
     n_fast = len(calls)
     calls.clear()
     monkeypatch.setattr(gh_mod, "SKIP_RESTARTS_WHEN_GPUS_RUN_OUT", False)

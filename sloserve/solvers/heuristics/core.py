@@ -26,8 +26,20 @@ from ...vocab import SECONDS_PER_HOUR
 EPS_FRACTION = 1e-9
 #: slack kept on credit rows (error, delay) and on integer rounding, relative
 EPS_CREDIT = 1e-9
-#: how a stuck placement names what ran out (GH's restart rule in gh._greedy reads these, not prose)
-WHY_AVAILABILITY, WHY_BUDGET = "availability exhausted", "budget"
+
+
+class Stuck(str):
+    """Why a placement got stuck: the one-line message (it *is* the ``str``), plus what ran out —
+    ``gpus_out`` (availability of a GPU type the type could use), ``budget_out`` — for rules that act on
+    it (GH's restarts) without reading the prose."""
+
+    gpus_out: bool
+    budget_out: bool
+
+    def __new__(cls, text: str, gpus_out: bool = False, budget_out: bool = False) -> "Stuck":
+        self = super().__new__(cls, text)
+        self.gpus_out, self.budget_out = gpus_out, budget_out
+        return self
 
 
 def ceil_need(need: np.ndarray | float) -> np.ndarray:
@@ -284,7 +296,7 @@ def _fill_masked(apos, aden, bpos, bden, cu, mu, y, n):
 
 
 def insert_type(P: Prepared, st: State, i: int, forbid: np.ndarray | None = None, knobs: Knobs | None = None,
-                max_steps: int = 64) -> str | None:
+                max_steps: int = 64) -> Stuck | None:
     """Place the remaining fraction ``st.rem[i]`` of type ``i``; ``None`` on success, else why it got stuck.
 
     Looks at the type's short list (plus every route to an open configuration) first and, only if
@@ -310,7 +322,7 @@ def insert_type(P: Prepared, st: State, i: int, forbid: np.ndarray | None = None
 
 
 def _insert(P: Prepared, st: State, i: int, routes: np.ndarray, forbid: np.ndarray | None, knobs: Knobs,
-            max_steps: int) -> str | None:
+            max_steps: int) -> Stuck | None:
     """Place the remaining fraction ``st.rem[i]`` of type ``i``; ``None`` on success, else why it got stuck.
 
     Each step ranks every allowed route of i (and leaving traffic unserved, when ζ_i allows) by
@@ -409,7 +421,7 @@ def _insert(P: Prepared, st: State, i: int, routes: np.ndarray, forbid: np.ndarr
         if not np.isfinite(best_ratio):
             return _diagnose(P, st, i, routes, allowed, usable, room_u)
         _add(P, st, int(routes[best]), float(take))
-    return f"query type {inst.query_types[i]}: no progress after {max_steps} placement steps"
+    return Stuck(f"query type {inst.query_types[i]}: no progress after {max_steps} placement steps")
 
 
 def _frugal_weight(P: Prepared) -> float:
@@ -563,18 +575,18 @@ def _apply_upgrade(P: Prepared, st: State, i: int, c0: int, c1: int, rn: int, T:
     _add(P, st, rn, T)
 
 
-def _diagnose(P: Prepared, st: State, i: int, routes, allowed, usable, room_u, credit: bool = False) -> str:
+def _diagnose(P: Prepared, st: State, i: int, routes, allowed, usable, room_u, credit: bool = False) -> Stuck:
     """One line saying where insertion of type ``i`` got stuck and which constraint blocks it."""
     inst = P.inst
     q = inst.query_types[i]
     f = st.rem[i]
     if len(routes) == 0:
-        return f"query type {q}: no configuration has a route meeting its SLOs and memory"
+        return Stuck(f"query type {q}: no configuration has a route meeting its SLOs and memory")
     if credit:
         best = routes[usable]
         e = inst.error[best].min() if len(best) else np.nan
-        return (f"query type {q}: error limit {inst.max_error[i]:.4g} (or its mean e2e SLO) cannot be met for the "
-                f"remaining {f:.3g} of its traffic; the most accurate route with capacity left has error {e:.4g}")
+        return Stuck(f"query type {q}: error limit {inst.max_error[i]:.4g} (or its mean e2e SLO) cannot be met for "
+                     f"the remaining {f:.3g} of its traffic; the most accurate route with capacity left has error {e:.4g}")
     rc = inst.route_c[routes]
     why = []
     dep_busy = P.one_par & (st.dep_cnt[inst.config_deployment[rc]] > 0) & (st.y[rc] == 0)
@@ -585,15 +597,18 @@ def _diagnose(P: Prepared, st: State, i: int, routes, allowed, usable, room_u, c
         why.append(f"{int(mm.sum())} route(s) blocked by max_models={P.max_models}")
     k = inst.config_gpu[rc]
     full = allowed & (inst.available[k] - st.gpu_used[k] < inst.gpus[rc])
-    if full.any():
+    gpus_out = bool(full.any())
+    if gpus_out:
         gp = sorted({str(inst.gpu_ids[kk]) for kk in k[full]})
-        why.append(f"{WHY_AVAILABILITY} on GPU type(s) {', '.join(gp)}")
-    if np.isfinite(inst.budget) and (allowed & (inst.budget - st.spend < inst.cost[rc])).any():
-        why.append(f"{WHY_BUDGET} {inst.budget:.2f} $/h reached (spent {st.spend:.2f})")
+        why.append(f"availability exhausted on GPU type(s) {', '.join(gp)}")
+    budget_out = bool(np.isfinite(inst.budget) and (allowed & (inst.budget - st.spend < inst.cost[rc])).any())
+    if budget_out:
+        why.append(f"budget {inst.budget:.2f} $/h reached (spent {st.spend:.2f})")
     if (allowed & (st.y[rc] >= inst.max_replicas[rc])).any():
         why.append("max_replicas reached")
     txt = "; ".join(why) or "no route with capacity left"
-    return f"query type {q}: {f:.3g} of its traffic cannot be placed ({txt}; unserved room {room_u:.3g})"
+    return Stuck(f"query type {q}: {f:.3g} of its traffic cannot be placed ({txt}; unserved room {room_u:.3g})",
+                 gpus_out=gpus_out, budget_out=budget_out)
 
 
 def finish(P: Prepared, st: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from ...problem.instance import Instance
 from ...problem.plan import Plan, plan_from_arrays
 from ...vocab import Status
 from ..methods import SolveOptions, register_method
-from .core import WHY_AVAILABILITY, WHY_BUDGET, Knobs, Prepared, State, insert_type, prepare
+from .core import Knobs, Prepared, State, Stuck, insert_type, prepare
 from .lpround import lp_round, verified
 
 
@@ -35,14 +35,14 @@ def hardest_first(P: Prepared) -> np.ndarray:
     return np.lexsort((-min_unit, n_all, n_ok))
 
 
-def construct(P: Prepared, order: np.ndarray, knobs: Knobs | None = None) -> tuple[State | None, str, int]:
-    """Place every type in ``order``; returns (state, "", -1) or (None, why it got stuck, stuck type)."""
+def construct(P: Prepared, order: np.ndarray, knobs: Knobs | None = None) -> tuple[State | None, Stuck, int]:
+    """Place every type in ``order``; returns (state, Stuck(""), -1) or (None, why it got stuck, stuck type)."""
     st = State(P)
     for i in order:
         why = insert_type(P, st, int(i), knobs=knobs)
         if why is not None:
             return None, why, int(i)
-    return st, "", -1
+    return st, Stuck(""), -1
 
 
 #: GH's LP fallback, kept short: a 5-step dive (then the rest rounded up), else a restricted MILP
@@ -151,10 +151,9 @@ def _greedy(P: Prepared, knobs: Knobs | None, order: np.ndarray | None, max_rest
             return st
         if why not in diagnosis:
             diagnosis.append(why)
-        if WHY_BUDGET in why and (knobs is None or not knobs.unserved_first) and np.isfinite(P.inst.budget) \
-                and (P.inst.max_unserved > 0).any():
+        if why.budget_out and (knobs is None or not knobs.unserved_first) and (P.inst.max_unserved > 0).any():
             break  # the budget ran out: reordering rarely helps, the unserved-first passes do
-        if SKIP_RESTARTS_WHEN_GPUS_RUN_OUT and WHY_AVAILABILITY in why and (knobs is None or not knobs.frugal):
+        if SKIP_RESTARTS_WHEN_GPUS_RUN_OUT and why.gpus_out and (knobs is None or not knobs.frugal):
             break  # GPUs ran out: the frugal pass follows (see SKIP_RESTARTS_WHEN_GPUS_RUN_OUT)
         order = np.concatenate(([stuck], order[order != stuck]))
     raise InfeasibleError("GH found no feasible plan", diagnosis=diagnosis)
